@@ -1,0 +1,152 @@
+"""The ``dmslab`` command line: init, ingest, synth, audit, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+import dmslab
+from dmslab.config import Settings, load_settings
+from dmslab.errors import DmslabError
+
+__all__ = ["main"]
+
+logger = logging.getLogger(__name__)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(home=args.home, database_url=args.database_url, workers=getattr(args, "workers", None))
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from dmslab.jobs import init_site
+
+    for line in init_site(_settings(args)):
+        print(line)
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dmslab.ingest import iter_files
+    from dmslab.jobs import ingest_paths
+
+    settings = _settings(args)
+    total = sum(1 for _p, skip in iter_files(args.paths) if not skip)
+    with tqdm(total=total, unit="file", desc="ingest", disable=args.quiet or None, file=sys.stderr) as bar:
+        summary = ingest_paths(args.paths, settings, progress=bar.update)
+    for line in summary.lines():
+        print(line)
+    print(f"quarantine: {settings.quarantine_dir}" if summary.rejected else "nothing quarantined")
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dmslab.synth import DepartmentConfig, generate_department
+
+    cfg = DepartmentConfig(ct_rooms=args.ct_rooms, dx_rooms=args.dx_rooms, mg_rooms=args.mg_rooms,
+                           rf_rooms=args.rf_rooms, months=args.months, seed=args.seed,
+                           studies_per_room_per_day=args.studies_per_day)
+    with tqdm(unit="file", desc="synth", disable=args.quiet or None, file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        truth = generate_department(args.out, cfg, progress=progress)
+    n_files = sum(len(s.files) for s in truth.studies)
+    print(f"wrote {n_files} dose reports of {len(truth.studies)} studies to {args.out} "
+          f"(ground truth: {Path(args.out) / 'ground_truth.json'})")
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from dmslab.analysis import ct_audit
+    from dmslab.store import Store
+
+    store = Store(_settings(args).database_url)
+    df = ct_audit(store, min_studies=args.min_studies)
+    with pd.option_context("display.max_rows", 500, "display.width", 200, "display.float_format", "{:.2f}".format):
+        print("CT audit: median CTDIvol (per sequence) and DLP (per examination) per room x protocol vs UK NDRL\n"
+              "source: UKHSA National DRLs from 20 November 2024, Table 1 (adult CT)\n")
+        print(df.to_string(index=False) if len(df) else "(no CT studies in the store)")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    home = Path(args.home or "demo-data")
+    synth_dir = home / "synthetic-department"
+    args.home = str(home)
+    if not (synth_dir / "ground_truth.json").exists():
+        args.out, args.seed = str(synth_dir), 20260105
+        _cmd_synth(args)
+    _cmd_init(args)
+    args.paths = [str(synth_dir)]
+    _cmd_ingest(args)
+    print()
+    return _cmd_audit(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dmslab", description="Radiation dose management: ingest, store, audit.")
+    p.add_argument("--version", action="version", version=f"dmslab {dmslab.__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="log to stderr (-v info, -vv debug)")
+    p.add_argument("--home", help="dmslab home folder (default $DMSLAB_HOME or ~/.dmslab)")
+    p.add_argument("--database-url", help="SQLAlchemy URL (default SQLite file in the home folder)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create the pseudonymisation key and the database").set_defaults(func=_cmd_init)
+    ing = sub.add_parser("ingest", help="ingest DICOM files or folders (recursive)")
+    ing.add_argument("paths", nargs="+")
+    ing.add_argument("--workers", type=int, help="parser processes (default: CPUs)")
+    ing.set_defaults(func=_cmd_ingest)
+    syn = sub.add_parser("synth", help="write a synthetic department of RDSRs with ground truth")
+    syn.add_argument("out")
+    syn.add_argument("--months", type=int, default=3)
+    syn.add_argument("--seed", type=int, default=20260105)
+    syn.add_argument("--ct-rooms", type=int, default=2)
+    syn.add_argument("--dx-rooms", type=int, default=1)
+    syn.add_argument("--mg-rooms", type=int, default=1)
+    syn.add_argument("--rf-rooms", type=int, default=1)
+    syn.add_argument("--studies-per-day", type=float, default=6.0, help="CT studies per room per working day")
+    syn.set_defaults(func=_cmd_synth)
+    aud = sub.add_parser("audit", help="CT DRL audit table")
+    aud.add_argument("--min-studies", type=int, default=1)
+    aud.set_defaults(func=_cmd_audit)
+    demo = sub.add_parser("demo", help="synthesise a department, ingest it into SQLite and print the audit")
+    demo.add_argument("--months", type=int, default=3)
+    demo.add_argument("--ct-rooms", type=int, default=2)
+    demo.add_argument("--dx-rooms", type=int, default=1)
+    demo.add_argument("--mg-rooms", type=int, default=1)
+    demo.add_argument("--rf-rooms", type=int, default=1)
+    demo.add_argument("--studies-per-day", type=float, default=6.0)
+    demo.add_argument("--min-studies", type=int, default=1)
+    demo.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dmslab`` command."""
+    args = _parser().parse_args(argv)
+    if args.verbose:
+        dmslab.debug_logger(logging.DEBUG if args.verbose > 1 else logging.INFO)
+    try:
+        return int(args.func(args))
+    except DmslabError as exc:
+        print(f"dmslab: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"dmslab: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

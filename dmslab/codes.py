@@ -1,0 +1,233 @@
+"""Every coded concept dmslab reads, matched on ``(scheme, value)`` — never on code meaning.
+
+Legacy SNOMED-RT (``SRT``) designators are mapped to current SNOMED CT (``SCT``) with pydicom's
+mapping table, so both generations of RDSR match the same key.
+
+References
+----------
+DICOM PS3.16 TID 10001, 10011 and their sub-templates; code values checked against
+``../shared/reference/rdsr_concepts.csv`` (DCMTK dcm.h and pydicom concept dictionaries).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+__all__ = ["CodeKey", "code_key", "DCM", "SCT", "label_for"]
+
+
+class CodeKey(NamedTuple):
+    """A coded concept identity: coding scheme designator and code value."""
+
+    scheme: str
+    value: str
+
+
+@lru_cache(maxsize=1)
+def _srt_to_sct() -> dict[str, str]:
+    from pydicom.sr._snomed_dict import mapping  # pydicom's SRT -> SCT table
+
+    return dict(mapping["SRT"])
+
+
+_SCHEME_ALIASES = {"SNM3": "SRT", "99SDM": "SRT", "UCM": "UCUM"}
+
+
+def code_key(scheme: str | None, value: str | None) -> CodeKey:
+    """Return the normalised key of a code; SRT values are translated to SCT.
+
+    >>> code_key("SRT", "P5-08000")
+    CodeKey(scheme='SCT', value='77477000')
+    >>> code_key("DCM", "113830 ")
+    CodeKey(scheme='DCM', value='113830')
+    """
+    s = (scheme or "").strip().upper()
+    v = (value or "").strip()
+    s = _SCHEME_ALIASES.get(s, s)
+    if s == "SRT":
+        sct = _srt_to_sct().get(v)
+        if sct is not None:
+            return CodeKey("SCT", sct)
+    return CodeKey(s, v)
+
+
+def DCM(value: str) -> CodeKey:  # noqa: N802 - reads like the scheme designator
+    """A DICOM (``DCM``) code key."""
+    return CodeKey("DCM", value)
+
+
+def SCT(value: str) -> CodeKey:  # noqa: N802
+    """A SNOMED CT (``SCT``) code key."""
+    return CodeKey("SCT", value)
+
+
+# --- document structure -------------------------------------------------------------------------------
+XRAY_DOSE_REPORT = DCM("113701")
+RADIOPHARMACEUTICAL_DOSE_REPORT = DCM("113500")
+PROCEDURE_REPORTED = DCM("121058")
+CT_PROCEDURE = SCT("77477000")
+PROJECTION_PROCEDURE = DCM("113704")
+MAMMOGRAPHY_PROCEDURE = SCT("71651007")
+ACQUISITION_DEVICE_TYPE = DCM("122142")
+FLUORO_GUIDED_DEVICE = DCM("113957")
+CASSETTE_BASED_DEVICE = DCM("113959")
+INTEGRATED_DEVICE = DCM("113958")
+START_OF_IRRADIATION = DCM("113809")
+END_OF_IRRADIATION = DCM("113810")
+SCOPE_OF_ACCUMULATION = DCM("113705")
+STUDY_INSTANCE_UID = DCM("110180")
+COMMENT = DCM("121106")
+
+# TID 1002 / 1004 observer context
+DEVICE_OBSERVER_UID = DCM("121012")
+DEVICE_OBSERVER_NAME = DCM("121013")
+DEVICE_OBSERVER_MANUFACTURER = DCM("121014")
+DEVICE_OBSERVER_MODEL = DCM("121015")
+DEVICE_OBSERVER_SERIAL = DCM("121016")
+DEVICE_OBSERVER_LOCATION = DCM("121017")
+
+# --- CT (TID 10011-10015) -----------------------------------------------------------------------------
+CT_ACCUMULATED = DCM("113811")
+TOTAL_EVENTS = DCM("113812")
+CT_DLP_TOTAL = DCM("113813")
+CT_EFFECTIVE_DOSE_TOTAL = DCM("113814")
+CT_ACQUISITION = DCM("113819")
+ACQUISITION_PROTOCOL = DCM("125203")
+TARGET_REGION = DCM("123014")
+CT_ACQUISITION_TYPE = DCM("113820")
+IRRADIATION_EVENT_UID = DCM("113769")
+CT_ACQUISITION_PARAMETERS = DCM("113822")
+EXPOSURE_TIME = DCM("113824")
+EXPOSURE_TIME_RETIRED = DCM("113735")
+SCANNING_LENGTH = DCM("113825")
+EXPOSED_RANGE = DCM("113899")
+SINGLE_COLLIMATION = DCM("113826")
+TOTAL_COLLIMATION = DCM("113827")
+PITCH_FACTOR = DCM("113828")
+NUMBER_OF_SOURCES = DCM("113823")
+CT_SOURCE_PARAMETERS = DCM("113831")
+SOURCE_ID = DCM("113832")
+KVP = DCM("113733")
+MAX_TUBE_CURRENT = DCM("113833")
+TUBE_CURRENT = DCM("113734")
+ROTATION_TIME = DCM("113834")
+CT_DOSE = DCM("113829")
+MEAN_CTDIVOL = DCM("113830")
+PHANTOM_TYPE = DCM("113835")
+PHANTOM_HEAD_16 = DCM("113690")
+PHANTOM_BODY_32 = DCM("113691")
+DLP = DCM("113838")
+EFFECTIVE_DOSE = DCM("113839")
+SSDE = DCM("113930")
+WATER_EQUIVALENT_DIAMETER = DCM("113980")
+MODULATION_TYPE = DCM("113842")
+DOSE_CHECK_ALERT = DCM("113900")
+DOSE_CHECK_NOTIFICATION = DCM("113908")
+DLP_ALERT_VALUE = DCM("113903")
+CTDIVOL_ALERT_VALUE = DCM("113904")
+ACCUM_DLP_FORWARD = DCM("113905")
+ACCUM_CTDIVOL_FORWARD = DCM("113906")
+REASON_FOR_PROCEEDING = DCM("113907")
+DLP_NOTIFICATION_VALUE = DCM("113911")
+CTDIVOL_NOTIFICATION_VALUE = DCM("113912")
+DLP_FORWARD = DCM("113913")
+CTDIVOL_FORWARD = DCM("113914")
+
+# --- projection X-ray (TID 10001-10007) ---------------------------------------------------------------
+ACCUMULATED_XRAY_DOSE = DCM("113702")
+ACQUISITION_PLANE = DCM("113764")
+DAP_TOTAL = DCM("113722")
+RP_DOSE_TOTAL = DCM("113725")
+FLUORO_DAP_TOTAL = DCM("113726")
+FLUORO_RP_TOTAL = DCM("113728")
+FLUORO_TIME_TOTAL = DCM("113730")
+ACQ_DAP_TOTAL = DCM("113727")
+ACQ_RP_TOTAL = DCM("113729")
+ACQ_TIME_TOTAL = DCM("113855")
+TOTAL_FRAMES = DCM("113731")
+DIST_SOURCE_TO_RP = DCM("113737")
+REFERENCE_POINT_DEFINITION = DCM("113780")
+CALIBRATION_FACTOR = DCM("122322")
+ACCUMULATED_AGD = DCM("111637")
+LATERALITY = SCT("272741003")
+IRRADIATION_EVENT = DCM("113706")
+DATETIME_STARTED = DCM("111526")
+IRRADIATION_EVENT_TYPE = DCM("113721")
+IMAGE_VIEW = DCM("111031")
+DAP = DCM("122130")
+RP_DOSE = DCM("113738")
+AGD = DCM("111631")
+ESAK = DCM("111636")
+PATIENT_EQUIVALENT_THICKNESS = DCM("111638")
+FLUORO_MODE = DCM("113732")
+PULSE_RATE = DCM("113791")
+NUMBER_OF_PULSES = DCM("113768")
+IRRADIATION_DURATION = DCM("113742")
+AVERAGE_TUBE_CURRENT = DCM("113767")
+EXPOSURE = DCM("113736")
+PULSE_WIDTH = DCM("113793")
+FOCAL_SPOT = DCM("113766")
+ANODE_TARGET = DCM("111632")
+XRAY_FILTERS = DCM("113771")
+FILTER_TYPE = DCM("113772")
+FILTER_MATERIAL = DCM("113757")
+FILTER_THICKNESS_MIN = DCM("113758")
+FILTER_THICKNESS_MAX = DCM("113773")
+XRAY_GRID = DCM("111635")
+HALF_VALUE_LAYER = DCM("111634")
+FIELD_AREA = DCM("113790")
+FIELD_HEIGHT = DCM("113788")
+FIELD_WIDTH = DCM("113789")
+PRIMARY_ANGLE = DCM("112011")
+SECONDARY_ANGLE = DCM("112012")
+PRIMARY_END_ANGLE = DCM("113739")
+SECONDARY_END_ANGLE = DCM("113740")
+COLUMN_ANGULATION = DCM("113770")
+COMPRESSION_THICKNESS = DCM("111633")
+COMPRESSION_FORCE = DCM("111647")
+DIST_SOURCE_TO_ISOCENTER = DCM("113748")
+DIST_SOURCE_TO_DETECTOR = DCM("113750")
+TABLE_LONGITUDINAL = DCM("113751")
+TABLE_LATERAL = DCM("113752")
+TABLE_HEIGHT = DCM("113753")
+EXPOSURE_INDEX = DCM("113845")
+TARGET_EXPOSURE_INDEX = DCM("113846")
+DEVIATION_INDEX = DCM("113847")
+
+# Value-set members turned into short, stable labels (code -> label). Unknown codes are kept as "SCHEME:VALUE".
+_LABELS: dict[CodeKey, str] = {
+    # CID 10013 CT acquisition type
+    DCM("113804"): "sequenced",
+    SCT("116152004"): "spiral",
+    DCM("113805"): "constant_angle",
+    DCM("113806"): "stationary",
+    DCM("113807"): "free",
+    SCT("702569007"): "cone_beam",
+    # CID 10002 irradiation event type
+    SCT("44491008"): "fluoroscopy",
+    DCM("113611"): "stationary",
+    DCM("113612"): "stepping",
+    DCM("113613"): "rotational",
+    # CID 10003 acquisition plane
+    DCM("113622"): "single",
+    DCM("113620"): "A",
+    DCM("113621"): "B",
+    DCM("113890"): "all",
+    # CID 6022 laterality
+    SCT("24028007"): "R",
+    SCT("7771000"): "L",
+    SCT("51440002"): "B",
+    # phantoms
+    PHANTOM_HEAD_16: "16",
+    PHANTOM_BODY_32: "32",
+}
+
+
+def label_for(key: CodeKey) -> str:
+    """Short label for a value-set member, or ``"SCHEME:VALUE"`` when dmslab has no label for it.
+
+    >>> label_for(code_key("SRT", "P5-08001"))
+    'spiral'
+    """
+    return _LABELS.get(key, f"{key.scheme}:{key.value}")

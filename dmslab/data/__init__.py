@@ -1,0 +1,1 @@
+"""Reference tables with provenance (see README.md in this folder)."""

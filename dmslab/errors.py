@@ -1,0 +1,97 @@
+"""Exceptions and warnings raised by dmslab.
+
+Every ingest failure carries a stable ``reason`` code; the code becomes the quarantine reason and the
+``source_object.reason`` column, so MPEs can count failures by kind.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+__all__ = [
+    "ConfigError",
+    "DmslabError",
+    "DmslabWarning",
+    "IngestError",
+    "KeyMissingError",
+    "UnknownUnitError",
+    "VendorQuirkWarning",
+    "warn_and_log",
+]
+
+
+class DmslabError(Exception):
+    """Base class of every dmslab error."""
+
+
+class ConfigError(DmslabError, ValueError):
+    """A setting has a value that is not allowed; the message lists what is allowed."""
+
+
+class KeyMissingError(DmslabError):
+    """The pseudonymisation key file does not exist yet."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"No pseudonymisation key at {path!r}. Run `dmslab init` once to create it "
+            "(keep the key outside the database and back it up: without it, patients cannot be re-linked)."
+        )
+
+
+class IngestError(DmslabError):
+    """A DICOM object could not be ingested.
+
+    Parameters
+    ----------
+    reason
+        Stable machine-readable code, e.g. ``not_dicom``, ``not_a_dose_report``,
+        ``unsupported_template``, ``missing_required_concept``, ``unknown_unit``, ``corrupt``.
+    detail
+        Human-readable explanation, saying what to do next where possible.
+    """
+
+    REASONS = frozenset(
+        {
+            "not_dicom",
+            "corrupt",
+            "unsupported_sop_class",
+            "not_a_dose_report",
+            "unsupported_template",
+            "missing_required_concept",
+            "unknown_unit",
+            "no_importer",
+        }
+    )
+
+    def __init__(self, reason: str, detail: str) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown ingest reason {reason!r}; allowed: {sorted(self.REASONS)}")
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}")
+
+
+class UnknownUnitError(IngestError):
+    """A measured value came with a unit dmslab does not know how to convert."""
+
+    def __init__(self, unit: str, quantity: str) -> None:
+        super().__init__(
+            "unknown_unit",
+            f"unit {unit!r} for {quantity} is not in the units map; add it to dmslab/data/units_map.csv "
+            "with a source if it is a genuine vendor variant",
+        )
+
+
+class DmslabWarning(UserWarning):
+    """Base class of dmslab warnings."""
+
+
+class VendorQuirkWarning(DmslabWarning):
+    """A vendor deviation from the standard was recognised and fixed; the fix is recorded on the record."""
+
+
+def warn_and_log(message: str, category: type[Warning] = DmslabWarning, *, logger: logging.Logger) -> None:
+    """Log ``message`` at WARNING level and issue it as a Python warning of ``category``."""
+    logger.warning(message)
+    warnings.warn(message, category, stacklevel=3)

@@ -1,0 +1,143 @@
+"""From paths on disk to parse outcomes: read once, hash, classify, parse — in worker processes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from dmslab.errors import IngestError
+from dmslab.ingest._registry import find_importer
+from dmslab.pseudonym import Pseudonymiser
+from dmslab.records import DoseReport, SourceRecord
+
+__all__ = ["Outcome", "iter_files", "parse_file", "parse_many", "quarantine"]
+
+logger = logging.getLogger(__name__)
+
+#: File names ingest passes over without reading (reported as skipped, never silently).
+SKIP_SUFFIXES = frozenset({".json", ".txt", ".md", ".csv", ".xml", ".html", ".pdf", ".log", ".toml", ".yml", ".yaml"})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one file: a report, or an error with a stable reason (never both)."""
+
+    path: str
+    sha256: str | None
+    report: DoseReport | None = None
+    reason: str | None = None
+    detail: str | None = None
+    sop_instance_uid: str | None = None
+    sop_class_uid: str | None = None
+    study_uid: str | None = None
+    parse_s: float = 0.0
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, bool]]:
+    """Every file under ``paths`` (recursive, sorted), with ``True`` when it is to be skipped by name."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            for sub in sorted(x for x in p.rglob("*") if x.is_file()):
+                rel_hidden = any(part.startswith(".") for part in sub.relative_to(p).parts)
+                yield sub, rel_hidden or sub.suffix.lower() in SKIP_SUFFIXES
+        elif p.is_file():
+            yield p, False
+        else:
+            raise FileNotFoundError(f"no such file or folder: {p}")
+
+
+def _read(path: Path) -> tuple[pydicom.Dataset, str]:
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data))
+    except InvalidDicomError as exc:
+        raise _WithHash(IngestError("not_dicom", f"not a DICOM file ({exc})"), digest) from exc
+    except Exception as exc:  # truncated or corrupt encodings raise many kinds of errors in pydicom
+        raise _WithHash(IngestError("corrupt", f"DICOM file cannot be decoded: {type(exc).__name__}: {exc}"),
+                        digest) from exc
+    return ds, digest
+
+
+class _WithHash(Exception):
+    def __init__(self, error: IngestError, digest: str) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.digest = digest
+
+
+def parse_file(path: str | os.PathLike[str], pseudonymise: Pseudonymiser) -> Outcome:
+    """Read and parse one file; every failure becomes an :class:`Outcome` with a reason."""
+    p = Path(path)
+    t0 = time.perf_counter()
+    try:
+        ds, digest = _read(p)
+    except _WithHash as w:
+        return Outcome(str(p), w.digest, reason=w.error.reason, detail=w.error.detail)
+    except OSError as exc:
+        return Outcome(str(p), None, reason="corrupt", detail=f"cannot read file: {exc}")
+    ids = {
+        "sop_instance_uid": str(ds.get("SOPInstanceUID", "")) or None,
+        "sop_class_uid": str(ds.get("SOPClassUID", "")) or None,
+        "study_uid": str(ds.get("StudyInstanceUID", "")) or None,
+    }
+    source = SourceRecord(sha256=digest, path=str(p), **ids)
+    try:
+        report = find_importer(ds).ingest(ds, pseudonymise=pseudonymise, source=source)
+    except IngestError as exc:
+        return Outcome(str(p), digest, reason=exc.reason, detail=exc.detail, **ids)
+    except Exception as exc:  # a parser bug on one odd file must not stop a folder ingest
+        logger.exception("unexpected error parsing %s", p)
+        return Outcome(str(p), digest, reason="corrupt", detail=f"unexpected {type(exc).__name__}: {exc}", **ids)
+    return Outcome(str(p), digest, report=report, parse_s=time.perf_counter() - t0, **ids)
+
+
+_WORKER_PSEUDO: Pseudonymiser | None = None
+
+
+def _init_worker(key: bytes) -> None:
+    global _WORKER_PSEUDO
+    _WORKER_PSEUDO = Pseudonymiser(key)
+
+
+def _parse_in_worker(path: str) -> Outcome:
+    assert _WORKER_PSEUDO is not None
+    return parse_file(path, _WORKER_PSEUDO)
+
+
+def parse_many(paths: list[str], key: bytes, *, workers: int = 1, chunksize: int = 16) -> Iterator[Outcome]:
+    """Parse ``paths`` in order, in ``workers`` processes (1 = in this process)."""
+    if workers <= 1 or len(paths) < 2 * chunksize:
+        pseudo = Pseudonymiser(key)
+        for p in paths:
+            yield parse_file(p, pseudo)
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(key,)) as pool:
+        yield from pool.map(_parse_in_worker, paths, chunksize=chunksize)
+
+
+def quarantine(outcome: Outcome, folder: str | os.PathLike[str]) -> str:
+    """Copy a rejected file to ``folder/<reason>/`` with a ``.reason.txt`` beside it; return the copy's path."""
+    src = Path(outcome.path)
+    dest_dir = Path(folder) / (outcome.reason or "unknown")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    prefix = (outcome.sha256 or "nohash")[:12]
+    dest = dest_dir / f"{prefix}_{src.name}"
+    if src.exists() and not dest.exists():
+        shutil.copy2(src, dest)
+    dest.with_name(dest.name + ".reason.txt").write_text(
+        f"file: {src}\nreason: {outcome.reason}\ndetail: {outcome.detail}\nsha256: {outcome.sha256}\n",
+        encoding="utf-8",
+    )
+    return str(dest)

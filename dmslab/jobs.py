@@ -1,0 +1,122 @@
+"""Jobs that join ingest and store: ``init`` and ``ingest`` (used by the CLI and the notebooks)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dmslab.config import Settings
+from dmslab.ingest import Outcome, iter_files, parse_many, quarantine
+from dmslab.pseudonym import Pseudonymiser, create_key
+from dmslab.records import DoseReport
+from dmslab.store import Rejection, Store, WriteSummary
+
+__all__ = ["IngestSummary", "ingest_paths", "init_site"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IngestSummary(WriteSummary):
+    """What an ingest run did, with the rejected files and why, and where the time went."""
+
+    skipped: list[str] = field(default_factory=list)
+    rejected_files: list[tuple[str, str, str]] = field(default_factory=list)
+    files: int = 0
+    parse_s: float = 0.0
+    write_s: float = 0.0
+
+    def lines(self) -> list[str]:
+        """A human-readable summary."""
+        out = [f"{self.files} file(s): {self.ingested} ingested, {self.duplicate} duplicate, "
+               f"{self.rejected} rejected, {len(self.skipped)} skipped (not DICOM by name); "
+               f"{self.new_events} new irradiation events; {self.flagged} object(s) with implausible values flagged"]
+        for reason, n in sorted(self.reasons.items()):
+            out.append(f"  rejected {reason}: {n}")
+        for path, reason, detail in self.rejected_files[:20]:
+            out.append(f"    {path}: {reason}: {detail}")
+        if len(self.rejected_files) > 20:
+            out.append(f"    … and {len(self.rejected_files) - 20} more (see the quarantine folder)")
+        return out
+
+
+def init_site(settings: Settings) -> list[str]:
+    """Create the home folder, the pseudonymisation key (if missing) and the database schema."""
+    done = []
+    settings.home.mkdir(parents=True, exist_ok=True)
+    if not settings.key_file.exists():
+        create_key(settings.key_file)
+        done.append(f"created pseudonymisation key {settings.key_file} (back it up; keep it out of the database)")
+    else:
+        done.append(f"kept existing key {settings.key_file}")
+    store = Store(settings.database_url)
+    store.close()
+    done.append(f"database ready: {store!r}")
+    return done
+
+
+def _as_item(o: Outcome, settings: Settings, summary: IngestSummary) -> DoseReport | Rejection:
+    if o.report is not None:
+        return o.report
+    kept = quarantine(o, settings.quarantine_dir)
+    summary.rejected_files.append((o.path, o.reason or "unknown", o.detail or ""))
+    logger.info("rejected %s: %s (%s)", o.path, o.reason, o.detail)
+    return Rejection(o.sha256, kept, o.reason or "unknown", o.detail or "", o.sop_instance_uid, o.sop_class_uid,
+                     o.study_uid)
+
+
+def ingest_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings, *, store: Store | None = None,
+                 progress: Callable[[int], None] | None = None) -> IngestSummary:
+    """Ingest every file under ``paths`` into the store of ``settings``.
+
+    Files are parsed in ``settings.workers`` processes and written in batches of ``settings.batch_size``
+    reports per transaction. A file that fails is copied to the quarantine folder with its reason and
+    recorded in ``source_object``; the rest of the batch continues. ``progress(n)`` is called with the
+    number of files finished since the last call.
+    """
+    import time
+
+    key = bytes.fromhex(Path(settings.key_file).read_text().strip()) if settings.key_file.exists() else None
+    if key is None:
+        Pseudonymiser.from_file(settings.key_file)  # raises KeyMissingError with what to do
+    own = store is None
+    st = store or Store(settings.database_url)
+    summary = IngestSummary()
+    todo = []
+    for path, skip in iter_files(paths):
+        if skip:
+            summary.skipped.append(str(path))
+        else:
+            todo.append(str(path))
+    summary.files = len(todo) + len(summary.skipped)
+    batch: list[DoseReport | Rejection] = []
+    t0 = time.perf_counter()
+    try:
+        for o in parse_many(todo, key or b"", workers=settings.workers):
+            summary.parse_s += o.parse_s
+            batch.append(_as_item(o, settings, summary))
+            if len(batch) >= settings.batch_size:
+                summary.write_s += _flush(st, batch, summary, progress)
+        summary.write_s += _flush(st, batch, summary, progress)
+    finally:
+        if own:
+            st.close()
+    logger.info("ingest of %d files took %.1f s", summary.files, time.perf_counter() - t0)
+    return summary
+
+
+def _flush(st: Store, batch: list[DoseReport | Rejection], summary: IngestSummary,
+           progress: Callable[[int], None] | None) -> float:
+    import time
+
+    if not batch:
+        return 0.0
+    t = time.perf_counter()
+    summary.add(st.write(batch))
+    if progress is not None:
+        progress(len(batch))
+    batch.clear()
+    return time.perf_counter() - t

@@ -1,0 +1,26 @@
+"""Schema migrations (Alembic), run programmatically on open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+__all__ = ["alembic_config", "migrate"]
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """An Alembic config pointing at dmslab's migration scripts."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(engine: sa.Engine, revision: str = "head") -> None:
+    """Upgrade the database at ``engine`` to ``revision`` (creates the tables on an empty database)."""
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)

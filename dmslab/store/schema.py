@@ -1,0 +1,65 @@
+"""SQL tables, built from ``data_contracts/`` plus surrogate keys and the de-duplication constraints.
+
+Wide, flat tables (one row per study, one per irradiation event) with canonical units in column names.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import sqlalchemy as sa
+
+from dmslab.contracts import load_contract
+
+__all__ = ["metadata", "table"]
+
+_SQL_TYPES = {
+    "str": sa.Text,
+    "float": sa.Float,
+    "int": sa.Integer,
+    "datetime": sa.DateTime,
+    "bool": sa.Boolean,
+}
+#: Columns that are searched or joined on get a bounded string type (indexable everywhere).
+_KEY_COLUMNS = {"study_uid", "event_uid", "patient_key", "accession_key", "sop_instance_uid", "sha256",
+                "device_observer_uid", "status", "reason", "modality", "plane"}
+
+
+def _columns(name: str) -> list[sa.Column]:  # type: ignore[type-arg]
+    cols = []
+    for c in load_contract(name).columns:
+        typ = sa.String(128) if c.name in _KEY_COLUMNS else _SQL_TYPES[c.type]()
+        cols.append(sa.Column(c.name, typ, nullable=not c.required, comment=(c.doc + (f" [{c.unit}]" if c.unit else ""))[:250]))
+    return cols
+
+
+def _fk(target: str, *, nullable: bool = False, index: bool = True) -> sa.Column:  # type: ignore[type-arg]
+    return sa.Column(f"{target}_id", sa.Integer, sa.ForeignKey(f"{target}.id", ondelete="CASCADE"),
+                     nullable=nullable, index=index)
+
+
+@lru_cache(maxsize=1)
+def metadata() -> sa.MetaData:
+    """The store's tables (built once)."""
+    md = sa.MetaData()
+    sa.Table("equipment", md, sa.Column("id", sa.Integer, primary_key=True), *_columns("equipment"))
+    sa.Table("patient", md, sa.Column("id", sa.Integer, primary_key=True), *_columns("patient"),
+             sa.UniqueConstraint("patient_key", name="uq_patient_key"))
+    sa.Table("study", md, sa.Column("id", sa.Integer, primary_key=True), _fk("equipment", nullable=True),
+             _fk("patient", nullable=True), *_columns("study"),
+             sa.UniqueConstraint("study_uid", name="uq_study_uid"),
+             sa.Index("ix_study_datetime", "study_datetime"))
+    sa.Table("ct_event", md, sa.Column("id", sa.Integer, primary_key=True), _fk("study"), *_columns("ct_event"),
+             sa.UniqueConstraint("study_id", "event_uid", name="uq_ct_event"))
+    sa.Table("proj_event", md, sa.Column("id", sa.Integer, primary_key=True), _fk("study"), *_columns("proj_event"),
+             sa.UniqueConstraint("study_id", "event_uid", name="uq_proj_event"))
+    sa.Table("proj_plane", md, sa.Column("id", sa.Integer, primary_key=True), _fk("study"), *_columns("proj_plane"),
+             sa.UniqueConstraint("study_id", "plane", name="uq_proj_plane"))
+    sa.Table("source_object", md, sa.Column("id", sa.Integer, primary_key=True), _fk("study", nullable=True),
+             *_columns("source_object"), sa.Index("ix_source_sop", "sop_instance_uid"))
+    return md
+
+
+def table(name: str) -> sa.Table:
+    """One table of :func:`metadata` by name."""
+    return metadata().tables[name]
