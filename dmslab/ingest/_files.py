@@ -18,6 +18,7 @@ from pydicom.errors import InvalidDicomError
 
 from dmslab.errors import IngestError
 from dmslab.ingest._registry import find_importer
+from dmslab.ingest._structure import truncation
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import DoseReport, SourceRecord
 
@@ -67,6 +68,10 @@ def _read(path: Path) -> tuple[pydicom.Dataset, str]:
     except Exception as exc:  # truncated or corrupt encodings raise many kinds of errors in pydicom
         raise _WithHash(IngestError("corrupt", f"DICOM file cannot be decoded: {type(exc).__name__}: {exc}"),
                         digest) from exc
+    meta = getattr(ds, "file_meta", None)
+    problem = truncation(data, str(meta.get("TransferSyntaxUID", "")) if meta is not None else "1.2.840.10008.1.2")
+    if problem:
+        raise _WithHash(IngestError("corrupt", f"truncated or damaged DICOM file: {problem}"), digest)
     return ds, digest
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pydicom
 
 from ._config import DepartmentConfig
 from ._ct import ct_document
@@ -19,7 +18,7 @@ from ._projection import projection_document, projection_totals
 from ._protocols import CT_PROTOCOLS, DX_PROTOCOLS, HEAD_PROTOCOL, RF_PROTOCOLS
 from ._sample_ct import CtRequest, sample_ct_events, total_dlp
 from ._sample_projection import sample_dx_events, sample_mg_events, sample_rf_events
-from ._sr import make_uid
+from ._sr import make_uid, write_report
 from ._truth import (DrlExceedance, EventTruth, GroundTruth, HighDoseFluoro, Injected, ProtocolChange,
                      RoomTruth, StudyTruth)
 
@@ -189,7 +188,7 @@ def generate_department(out_dir: str | os.PathLike[str], config: DepartmentConfi
     for done, rep in enumerate(reports, start=1):
         builder = ct_document if rep.room.modality == "CT" else projection_document
         ds = builder(rep.study, rep.room, rep.events, rep.sop_uid, rep.series_number)
-        pydicom.dcmwrite(out / rep.room.station_name / f"{rep.sop_uid}.dcm", ds, enforce_file_format=True)
+        write_report(out / rep.room.station_name / f"{rep.sop_uid}.dcm", ds)
         if progress is not None:
             progress(done, len(reports))
     truth = GroundTruth(config=config, rooms=rooms, studies=list(studies.values()),

@@ -19,7 +19,8 @@ class CtProtocol:
     ``drl_ctdivol_mgy``/``drl_dlp_mgycm`` are the UK NDRLs (``None`` if none exists);
     ``ref_ctdivol_mgy`` is the CTDIvol (mGy) whose ``median_fraction`` is the median of the
     helical events (log-normal with geometric SD ``gsd``); ``length_cm`` is the range of the
-    main scan length (cm); ``n_events_p`` gives P(1, 2, 3 helical/sequenced events).
+    main scan length (cm); ``n_events_p`` gives P(1, 2, 3 helical/sequenced events); later
+    events (e.g. delayed phases) cover 30–60 % of that length.
     """
 
     name: str
@@ -33,24 +34,29 @@ class CtProtocol:
     length_cm: tuple[float, float]
     kvp: float
     frequency: float
-    n_events_p: tuple[float, float, float] = (0.75, 0.2, 0.05)
+    n_events_p: tuple[float, float, float]
 
 
 HEAD_PROTOCOL = "CT Head Routine"
 
-#: Head scans use fixed mA (no modulation), hence the smaller spread.
+#: Routine heads are scanned at fixed mA (no tube current modulation): little spread (GSD 1.1).
 CT_PROTOCOLS: tuple[CtProtocol, ...] = (
-    CtProtocol(HEAD_PROTOCOL, "head", 16, 47.0, 790.0, 47.0, 0.7, 1.15, (14.0, 18.0), 120.0, 0.35,
+    CtProtocol(HEAD_PROTOCOL, "head", 16, 47.0, 790.0, 47.0, 0.7, 1.1, (14.0, 18.0), 120.0, 0.35,
                (0.92, 0.08, 0.0)),
-    CtProtocol("CT Sinus", "sinus", 16, 12.0, 160.0, 12.0, 0.7, 1.25, (9.0, 13.0), 100.0, 0.05),
-    CtProtocol("CT C-Spine Trauma", "cspine", 32, 16.0, 400.0, 16.0, 0.7, 1.3, (18.0, 24.0), 120.0, 0.07),
-    CtProtocol("CT Chest Lung Cancer", "chest", 32, 8.5, 290.0, 8.5, 0.7, 1.3, (30.0, 38.0), 120.0, 0.12),
+    CtProtocol("CT Sinus", "sinus", 16, 12.0, 160.0, 12.0, 0.7, 1.25, (9.0, 13.0), 100.0, 0.05,
+               (1.0, 0.0, 0.0)),
+    CtProtocol("CT C-Spine Trauma", "cspine", 32, 16.0, 400.0, 16.0, 0.7, 1.3, (18.0, 24.0), 120.0, 0.07,
+               (0.95, 0.05, 0.0)),
+    CtProtocol("CT Chest Lung Cancer", "chest", 32, 8.5, 290.0, 8.5, 0.7, 1.3, (26.0, 34.0), 120.0, 0.12,
+               (0.9, 0.1, 0.0)),
     CtProtocol("CT Chest Abdomen Pelvis", "chest_abdomen_pelvis", 32, None, 660.0, 9.0, 0.7, 1.3,
-               (60.0, 75.0), 120.0, 0.18),
-    CtProtocol("CT Pulmonary Angiogram", "chest", 32, 9.1, 310.0, 9.1, 0.65, 1.3, (28.0, 35.0), 100.0, 0.08),
+               (60.0, 75.0), 120.0, 0.18, (0.7, 0.25, 0.05)),
+    CtProtocol("CT Pulmonary Angiogram", "chest", 32, 9.1, 310.0, 9.1, 0.65, 1.3, (28.0, 35.0), 100.0, 0.08,
+               (0.95, 0.05, 0.0)),
     CtProtocol("CT Abdomen Pelvis", "abdomen_pelvis", 32, 10.0, 530.0, 10.0, 0.7, 1.3, (40.0, 50.0), 120.0,
-               0.10),
-    CtProtocol("CT KUB Stones", "abdomen_pelvis", 32, 6.3, 290.0, 6.3, 0.6, 1.3, (38.0, 46.0), 120.0, 0.05),
+               0.10, (0.7, 0.25, 0.05)),
+    CtProtocol("CT KUB Stones", "abdomen_pelvis", 32, 6.3, 290.0, 6.3, 0.6, 1.3, (38.0, 46.0), 120.0, 0.05,
+               (0.95, 0.05, 0.0)),
 )
 
 

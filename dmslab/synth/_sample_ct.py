@@ -113,7 +113,7 @@ def sample_ct_events(rng: np.random.Generator, room: RoomTruth, proto: CtProtoco
     median = proto.ref_ctdivol_mgy * proto.median_fraction
     raw: list[tuple[float, float, float]] = []
     for j in range(n_main):
-        length = float(rng.uniform(*proto.length_cm)) * (1.0 if j == 0 else float(rng.uniform(0.5, 1.0)))
+        length = float(rng.uniform(*proto.length_cm)) * (1.0 if j == 0 else float(rng.uniform(0.3, 0.6)))
         ctdi = median * math.exp(float(rng.normal(0.0, math.log(proto.gsd)))) * request.ctdi_factor
         over = 1.0 if sequenced else 1.0 + float(rng.uniform(0.01, 0.08))
         raw.append((length, round(over, 3), ctdi))

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime
 import functools
+import io
 import math
+import os
 import struct
+from pathlib import Path
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
@@ -32,6 +36,7 @@ __all__ = [
     "dicom_dt",
     "make_uid",
     "document",
+    "write_report",
 ]
 
 #: X-Ray Radiation Dose SR Storage.
@@ -72,6 +77,7 @@ def dicom_dt(moment: datetime.datetime) -> str:
 # building and writing ~100 pydicom Datasets per report would dominate the run time.
 _LONG_VRS = frozenset({"SQ", "UT", "OB", "OW", "UN", "UC", "UR"})
 _ITEM_TAG = struct.pack("<HH", 0xFFFE, 0xE000)
+_CONTENT_SEQUENCE = 0x0040A730
 
 #: An encoded content item (its dataset, without the sequence item header).
 Item = bytes
@@ -153,7 +159,27 @@ def datetime_item(concept: Code, value: str, relationship: str = "CONTAINS") -> 
 
 def _content_sequence(items: list[Item]) -> RawDataElement:
     body = b"".join(_ITEM_TAG + struct.pack("<I", len(item)) + item for item in items)
-    return RawDataElement(BaseTag(0x0040A730), "SQ", len(body), body, 0, False, True, True, False)
+    return RawDataElement(BaseTag(_CONTENT_SEQUENCE), "SQ", len(body), body, 0, False, True, True, False)
+
+
+def write_report(path: str | os.PathLike[str], ds: Dataset) -> None:
+    """Write a dataset made by :func:`document` to ``path`` (DICOM file format).
+
+    The pre-encoded Content Sequence is the dataset's last element; it is appended to the
+    output of :func:`pydicom.dcmwrite` as-is instead of being re-parsed by pydicom.
+    """
+    raw = ds.get_item(_CONTENT_SEQUENCE)
+    if raw is None or not raw.is_raw or any(tag > _CONTENT_SEQUENCE for tag in ds.keys()):
+        pydicom.dcmwrite(path, ds, enforce_file_format=True)
+        return
+    del ds[_CONTENT_SEQUENCE]
+    try:
+        buffer = io.BytesIO()
+        pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    finally:
+        ds[_CONTENT_SEQUENCE] = raw
+    header = struct.pack("<HH2sHI", 0x0040, 0xA730, b"SQ", 0, len(raw.value))
+    Path(path).write_bytes(buffer.getvalue() + header + raw.value)
 
 
 def _code_ds(code: Code) -> Dataset:
@@ -262,5 +288,5 @@ def document(
     template.MappingResource = "DCMR"
     template.TemplateIdentifier = template_id
     ds.ContentTemplateSequence = DicomSequence([template])
-    ds[0x0040A730] = _content_sequence(content)
+    ds[_CONTENT_SEQUENCE] = _content_sequence(content)
     return ds
