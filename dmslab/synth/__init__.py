@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from ._config import DepartmentConfig
 from ._generate import generate_department
-from ._truth import (DrlExceedance, EventTruth, GroundTruth, HighDoseFluoro, Injected, ProtocolChange,
-                     RoomTruth, StudyTruth)
+from ._truth import (
+    DrlExceedance,
+    EventTruth,
+    GroundTruth,
+    HighDoseFluoro,
+    Injected,
+    ProtocolChange,
+    RoomTruth,
+    StudyTruth,
+)
 
 __all__ = [
     "DepartmentConfig",

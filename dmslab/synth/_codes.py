@@ -157,8 +157,25 @@ _DCM: dict[str, str] = {
 #: UCUM unit codes used for numeric items (code meaning equals the code value).
 UCUM_UNITS = frozenset(
     {
-        "mGy", "mGy.cm", "Gy.m2", "Gy", "s", "ms", "mm", "kV", "mA", "uA.s", "m2", "deg",
-        "N", "{ratio}", "{X-Ray sources}", "{events}", "{pulse}/s", "{pulses}", "1",
+        "mGy",
+        "mGy.cm",
+        "Gy.m2",
+        "Gy",
+        "s",
+        "ms",
+        "mm",
+        "kV",
+        "mA",
+        "uA.s",
+        "m2",
+        "deg",
+        "N",
+        "{ratio}",
+        "{X-Ray sources}",
+        "{events}",
+        "{pulse}/s",
+        "{pulses}",
+        "1",
     }
 )
 

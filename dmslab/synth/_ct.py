@@ -8,8 +8,19 @@ from pydicom.dataset import Dataset
 
 from ._codes import dcm, snomed
 from ._sample_ct import total_dlp
-from ._sr import (Item, code_item, container, datetime_item, dicom_dt, document, num_item, observer_context,
-                  text_item, uidref_item)
+from ._sr import (
+    Item,
+    ReportHeader,
+    code_item,
+    container,
+    datetime_item,
+    dicom_dt,
+    document,
+    num_item,
+    observer_context,
+    text_item,
+    uidref_item,
+)
 from ._truth import EventTruth, RoomTruth, StudyTruth
 
 __all__ = ["ct_document", "irradiation_span"]
@@ -25,7 +36,8 @@ def irradiation_span(events: list[EventTruth]) -> tuple[datetime.datetime, datet
     if seconds is None and last.exposure_time_ms is not None:
         seconds = last.exposure_time_ms / 1000.0
     end = datetime.datetime.fromisoformat(last.datetime_started) + datetime.timedelta(
-        seconds=int(round(seconds or 0.0)) + 1)
+        seconds=int(round(seconds or 0.0)) + 1
+    )
     return first, end
 
 
@@ -67,16 +79,22 @@ def _acquisition(ev: EventTruth, legacy: bool) -> Item:
     ]
     if ev.ctdivol_mgy is not None and ev.dlp_mgycm is not None:
         phantom = dcm("113690" if ev.phantom_cm == 16 else "113691")
-        items.append(container(dcm("113829"), [
-            num_item(dcm("113830"), ev.ctdivol_mgy, "mGy"),
-            code_item(dcm("113835"), phantom),
-            num_item(dcm("113838"), ev.dlp_mgycm, "mGy.cm"),
-        ]))
+        items.append(
+            container(
+                dcm("113829"),
+                [
+                    num_item(dcm("113830"), ev.ctdivol_mgy, "mGy"),
+                    code_item(dcm("113835"), phantom),
+                    num_item(dcm("113838"), ev.dlp_mgycm, "mGy.cm"),
+                ],
+            )
+        )
     return container(dcm("113819"), items)
 
 
-def ct_document(study: StudyTruth, room: RoomTruth, events: list[EventTruth], sop_uid: str,
-                series_number: int) -> Dataset:
+def ct_document(
+    study: StudyTruth, room: RoomTruth, events: list[EventTruth], sop_uid: str, series_number: int
+) -> Dataset:
     """Return the CT Radiation Dose SR (TID 10011) of ``events`` of ``study``.
 
     ``events`` may be the first events only (partial, cumulative report); the accumulated DLP is
@@ -89,14 +107,21 @@ def ct_document(study: StudyTruth, room: RoomTruth, events: list[EventTruth], so
         *observer_context(room),
         datetime_item(dcm("113809"), dicom_dt(first), "HAS OBS CONTEXT"),
         datetime_item(dcm("113810"), dicom_dt(end), "HAS OBS CONTEXT"),
-        code_item(dcm("113705"), dcm("113014"), "HAS OBS CONTEXT",
-                  [uidref_item(dcm("110180"), study.study_uid, "HAS PROPERTIES")]),
-        container(dcm("113811"), [
-            num_item(dcm("113812"), len(events), "{events}"),
-            num_item(dcm("113813"), total_dlp(events), "mGy.cm"),
-        ]),
+        code_item(
+            dcm("113705"),
+            dcm("113014"),
+            "HAS OBS CONTEXT",
+            [uidref_item(dcm("110180"), study.study_uid, "HAS PROPERTIES")],
+        ),
+        container(
+            dcm("113811"),
+            [
+                num_item(dcm("113812"), len(events), "{events}"),
+                num_item(dcm("113813"), total_dlp(events), "mGy.cm"),
+            ],
+        ),
         *(_acquisition(ev, legacy) for ev in events),
         code_item(dcm("113854"), dcm("113856")),
     ]
-    content_time = end + datetime.timedelta(minutes=2)
-    return document(study, room, sop_uid, "10011", content_time, content, series_number)
+    header = ReportHeader(sop_uid, series_number, "10011", end + datetime.timedelta(minutes=2))
+    return document(study, room, header, content)

@@ -12,8 +12,17 @@ from ._protocols import CT_PROTOCOLS, DX_PROTOCOLS, MG_PROTOCOL, RF_PROTOCOLS
 from ._sr import make_uid
 from ._truth import RoomTruth
 
-__all__ = ["Patient", "Slot", "make_rooms", "make_schedule", "PatientPool", "working_days",
-           "MODALITY_RATE", "CT_STYLE"]
+__all__ = [
+    "Patient",
+    "Slot",
+    "make_rooms",
+    "make_schedule",
+    "PatientPool",
+    "working_days",
+    "MODALITY_RATE",
+    "age_years",
+    "CT_STYLE",
+]
 
 #: Mean studies per room-day relative to ``studies_per_room_per_day`` (CT = 1).
 MODALITY_RATE = {"CT": 1.0, "DX": 1.5, "MG": 0.8, "RF": 0.5}
@@ -21,8 +30,10 @@ MODALITY_RATE = {"CT": 1.0, "DX": 1.5, "MG": 0.8, "RF": 0.5}
 _LATEST_START_H = {"CT": 17.5, "DX": 17.75, "MG": 17.6, "RF": 16.0}
 
 _VENDORS: dict[str, list[tuple[str, str, str, bool]]] = {
-    "CT": [("SIEMENS", "SOMATOM Definition AS", "syngo CT VA48A", True),
-           ("GE MEDICAL SYSTEMS", "Revolution CT", "revo_ct_22mw.42", False)],
+    "CT": [
+        ("SIEMENS", "SOMATOM Definition AS", "syngo CT VA48A", True),
+        ("GE MEDICAL SYSTEMS", "Revolution CT", "revo_ct_22mw.42", False),
+    ],
     "DX": [("Philips Medical Systems", "DigitalDiagnost", "4.3.5", False)],
     "MG": [("HOLOGIC, Inc.", "Selenia Dimensions", "1.10.2.3", True)],
     "RF": [("Siemens", "Artis zee", "VD11C", False)],
@@ -30,14 +41,74 @@ _VENDORS: dict[str, list[tuple[str, str, str, bool]]] = {
 #: Station name -> ``"siemens"``/``"ge"`` CT behaviour is derived from the manufacturer.
 CT_STYLE = {"SIEMENS": "siemens", "GE MEDICAL SYSTEMS": "ge"}
 
-_SURNAMES = ("SMITH", "JONES", "TAYLOR", "BROWN", "WILLIAMS", "WILSON", "JOHNSON", "DAVIES", "PATEL",
-             "WRIGHT", "ROBINSON", "THOMPSON", "EVANS", "WALKER", "WHITE", "ROBERTS", "GREEN", "HALL",
-             "WOOD", "JACKSON", "CLARKE", "KHAN", "HUGHES", "EDWARDS", "HILL", "MOORE", "LEWIS",
-             "HARRIS", "MARTIN", "COOPER")
-_GIVEN = {"M": ("Oliver", "George", "Harry", "Jack", "Jacob", "Noah", "Charlie", "Thomas", "Oscar",
-                "William", "James", "Mohammed", "David", "Peter", "Arjun"),
-          "F": ("Olivia", "Amelia", "Isla", "Ava", "Emily", "Sophie", "Grace", "Mia", "Poppy",
-                "Ella", "Margaret", "Susan", "Fatima", "Priya", "Helen")}
+_SURNAMES = (
+    "SMITH",
+    "JONES",
+    "TAYLOR",
+    "BROWN",
+    "WILLIAMS",
+    "WILSON",
+    "JOHNSON",
+    "DAVIES",
+    "PATEL",
+    "WRIGHT",
+    "ROBINSON",
+    "THOMPSON",
+    "EVANS",
+    "WALKER",
+    "WHITE",
+    "ROBERTS",
+    "GREEN",
+    "HALL",
+    "WOOD",
+    "JACKSON",
+    "CLARKE",
+    "KHAN",
+    "HUGHES",
+    "EDWARDS",
+    "HILL",
+    "MOORE",
+    "LEWIS",
+    "HARRIS",
+    "MARTIN",
+    "COOPER",
+)
+_GIVEN = {
+    "M": (
+        "Oliver",
+        "George",
+        "Harry",
+        "Jack",
+        "Jacob",
+        "Noah",
+        "Charlie",
+        "Thomas",
+        "Oscar",
+        "William",
+        "James",
+        "Mohammed",
+        "David",
+        "Peter",
+        "Arjun",
+    ),
+    "F": (
+        "Olivia",
+        "Amelia",
+        "Isla",
+        "Ava",
+        "Emily",
+        "Sophie",
+        "Grace",
+        "Mia",
+        "Poppy",
+        "Ella",
+        "Margaret",
+        "Susan",
+        "Fatima",
+        "Priya",
+        "Helen",
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +141,18 @@ def make_rooms(config: DepartmentConfig, rng: np.random.Generator) -> list[RoomT
             manufacturer, model, software, legacy = _VENDORS[modality][i % len(_VENDORS[modality])]
             station = f"{modality}{i + 1}"
             serial = str(int(rng.integers(10_000, 99_999)))
-            rooms.append(RoomTruth(
-                station_name=station, modality=modality, manufacturer=manufacturer, model=model,
-                serial=serial, device_observer_uid=make_uid(config.seed, "device", station),
-                software_versions=software, legacy_snomed=legacy))
+            rooms.append(
+                RoomTruth(
+                    station_name=station,
+                    modality=modality,
+                    manufacturer=manufacturer,
+                    model=model,
+                    serial=serial,
+                    device_observer_uid=make_uid(config.seed, "device", station),
+                    software_versions=software,
+                    legacy_snomed=legacy,
+                )
+            )
     return rooms
 
 
@@ -160,9 +239,13 @@ class PatientPool:
         surname = _SURNAMES[int(rng.integers(len(_SURNAMES)))]
         given = _GIVEN[sex][int(rng.integers(len(_GIVEN[sex])))]
         return Patient(
-            patient_id=f"SYN{self._count:07d}", name=f"{surname}^{given}", sex=sex, birth_date=birth,
+            patient_id=f"SYN{self._count:07d}",
+            name=f"{surname}^{given}",
+            sex=sex,
+            birth_date=birth,
             weight_kg=round(float(np.clip(weight, 40.0, 160.0)), 1),
-            height_m=round(float(np.clip(height, 1.40, 2.05)), 2))
+            height_m=round(float(np.clip(height, 1.40, 2.05)), 2),
+        )
 
 
 def age_years(birth: datetime.date, day: datetime.date) -> int:

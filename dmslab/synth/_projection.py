@@ -10,8 +10,19 @@ from pydicom.dataset import Dataset
 from ._codes import Code, dcm, snomed
 from ._ct import irradiation_span
 from ._sample_projection import DAP_DEC, RP_DEC
-from ._sr import (Item, code_item, container, datetime_item, dicom_dt, document, num_item, observer_context,
-                  text_item, uidref_item)
+from ._sr import (
+    Item,
+    ReportHeader,
+    code_item,
+    container,
+    datetime_item,
+    dicom_dt,
+    document,
+    num_item,
+    observer_context,
+    text_item,
+    uidref_item,
+)
 from ._truth import EventTruth, RoomTruth, StudyTruth
 
 __all__ = ["ProjectionTotals", "projection_totals", "projection_document"]
@@ -44,9 +55,11 @@ def projection_totals(modality: str, events: list[EventTruth]) -> ProjectionTota
     """Return the accumulated totals written for ``events`` of a DX, MG or RF study."""
     if modality == "MG":
         return ProjectionTotals(
-            dap_gym2=None, rp_gy=None,
+            dap_gym2=None,
+            rp_gy=None,
             agd_left_mgy=_sum([e.agd_mgy for e in events if e.laterality == "L"], 3),
-            agd_right_mgy=_sum([e.agd_mgy for e in events if e.laterality == "R"], 3))
+            agd_right_mgy=_sum([e.agd_mgy for e in events if e.laterality == "R"], 3),
+        )
     dap = _sum([e.dap_gym2 for e in events], DAP_DEC)
     rp = _sum([e.rp_dose_gy for e in events], RP_DEC)
     if modality != "RF":
@@ -54,18 +67,22 @@ def projection_totals(modality: str, events: list[EventTruth]) -> ProjectionTota
     fl = [e for e in events if e.acquisition_type == "Fluoroscopy"]
     acq = [e for e in events if e.acquisition_type != "Fluoroscopy"]
     return ProjectionTotals(
-        dap_gym2=dap, rp_gy=rp,
-        fluoro_dap_gym2=_sum([e.dap_gym2 for e in fl], DAP_DEC), fluoro_rp_gy=_sum([e.rp_dose_gy for e in fl], RP_DEC),
+        dap_gym2=dap,
+        rp_gy=rp,
+        fluoro_dap_gym2=_sum([e.dap_gym2 for e in fl], DAP_DEC),
+        fluoro_rp_gy=_sum([e.rp_dose_gy for e in fl], RP_DEC),
         fluoro_time_s=_sum([e.irradiation_duration_s for e in fl], 1),
-        acq_dap_gym2=_sum([e.dap_gym2 for e in acq], DAP_DEC), acq_rp_gy=_sum([e.rp_dose_gy for e in acq], RP_DEC),
-        acq_time_s=_sum([e.irradiation_duration_s for e in acq], 1))
+        acq_dap_gym2=_sum([e.dap_gym2 for e in acq], DAP_DEC),
+        acq_rp_gy=_sum([e.rp_dose_gy for e in acq], RP_DEC),
+        acq_time_s=_sum([e.irradiation_duration_s for e in acq], 1),
+    )
 
 
 def _accumulated(modality: str, totals: ProjectionTotals, legacy: bool) -> Item:
     items = [code_item(dcm("113764"), dcm("113622"), "HAS CONCEPT MOD")]
     ref_point = code_item(dcm("113780"), dcm("113860"))
     if modality == "MG":
-        for side, key, value in (("R", "right", totals.agd_right_mgy), ("L", "left", totals.agd_left_mgy)):
+        for key, value in (("right", totals.agd_right_mgy), ("left", totals.agd_left_mgy)):
             lat = code_item(snomed("laterality", legacy), snomed(key, legacy), "HAS CONCEPT MOD")
             items.append(num_item(dcm("111637"), value or 0.0, "mGy", children=[lat]))
         return container(dcm("113702"), items)
@@ -88,16 +105,28 @@ def _accumulated(modality: str, totals: ProjectionTotals, legacy: bool) -> Item:
 
 def _optional_nums(ev: EventTruth) -> list[Item]:
     spec: list[tuple[str, float | int | None, str]] = [
-        ("122130", ev.dap_gym2, "Gy.m2"), ("113738", ev.rp_dose_gy, "Gy"),
-        ("111631", ev.agd_mgy, "mGy"), ("111636", ev.entrance_exposure_mgy, "mGy"),
-        ("111633", ev.compression_thickness_mm, "mm"), ("111647", ev.compression_force_n, "N"),
-        ("112011", ev.primary_angle_deg, "deg"), ("112012", ev.secondary_angle_deg, "deg"),
-        ("113845", ev.ei, "1"), ("113846", ev.tei, "1"), ("113847", ev.di, "1"),
-        ("113791", ev.pulse_rate, "{pulse}/s"), ("113768", ev.n_pulses, "{pulses}"),
-        ("113733", ev.kvp, "kV"), ("113734", ev.ma, "mA"), ("113736", ev.exposure_uas, "uA.s"),
-        ("113824", ev.exposure_time_ms, "ms"), ("113742", ev.irradiation_duration_s, "s"),
-        ("113750", ev.sid_mm, "mm"), ("113751", ev.table_longitudinal_mm, "mm"),
-        ("113752", ev.table_lateral_mm, "mm"), ("113753", ev.table_height_mm, "mm"),
+        ("122130", ev.dap_gym2, "Gy.m2"),
+        ("113738", ev.rp_dose_gy, "Gy"),
+        ("111631", ev.agd_mgy, "mGy"),
+        ("111636", ev.entrance_exposure_mgy, "mGy"),
+        ("111633", ev.compression_thickness_mm, "mm"),
+        ("111647", ev.compression_force_n, "N"),
+        ("112011", ev.primary_angle_deg, "deg"),
+        ("112012", ev.secondary_angle_deg, "deg"),
+        ("113845", ev.ei, "1"),
+        ("113846", ev.tei, "1"),
+        ("113847", ev.di, "1"),
+        ("113791", ev.pulse_rate, "{pulse}/s"),
+        ("113768", ev.n_pulses, "{pulses}"),
+        ("113733", ev.kvp, "kV"),
+        ("113734", ev.ma, "mA"),
+        ("113736", ev.exposure_uas, "uA.s"),
+        ("113824", ev.exposure_time_ms, "ms"),
+        ("113742", ev.irradiation_duration_s, "s"),
+        ("113750", ev.sid_mm, "mm"),
+        ("113751", ev.table_longitudinal_mm, "mm"),
+        ("113752", ev.table_lateral_mm, "mm"),
+        ("113753", ev.table_height_mm, "mm"),
         ("113790", ev.field_area_m2, "m2"),
     ]
     return [num_item(dcm(code), value, unit) for code, value, unit in spec if value is not None]
@@ -127,17 +156,23 @@ def _event(ev: EventTruth, legacy: bool) -> Item:
     if ev.anode is not None:
         items.append(code_item(dcm("111632"), snomed(ev.anode, legacy)))
     if ev.filter_material is not None:
-        items.append(container(dcm("113771"), [
-            code_item(dcm("113772"), dcm("113653")),
-            code_item(dcm("113757"), snomed(ev.filter_material, legacy)),
-            num_item(dcm("113758"), 0.05, "mm"),
-            num_item(dcm("113773"), 0.05, "mm"),
-        ]))
+        items.append(
+            container(
+                dcm("113771"),
+                [
+                    code_item(dcm("113772"), dcm("113653")),
+                    code_item(dcm("113757"), snomed(ev.filter_material, legacy)),
+                    num_item(dcm("113758"), 0.05, "mm"),
+                    num_item(dcm("113773"), 0.05, "mm"),
+                ],
+            )
+        )
     return container(dcm("113706"), items)
 
 
-def projection_document(study: StudyTruth, room: RoomTruth, events: list[EventTruth], sop_uid: str,
-                        series_number: int) -> Dataset:
+def projection_document(
+    study: StudyTruth, room: RoomTruth, events: list[EventTruth], sop_uid: str, series_number: int
+) -> Dataset:
     """Return the Projection X-Ray Radiation Dose SR (TID 10001) of ``events`` of ``study``."""
     legacy = room.legacy_snomed
     modality = room.modality
@@ -150,11 +185,15 @@ def projection_document(study: StudyTruth, room: RoomTruth, events: list[EventTr
         *observer_context(room),
         datetime_item(dcm("113809"), dicom_dt(first), "HAS OBS CONTEXT"),
         datetime_item(dcm("113810"), dicom_dt(end), "HAS OBS CONTEXT"),
-        code_item(dcm("113705"), dcm("113014"), "HAS OBS CONTEXT",
-                  [uidref_item(dcm("110180"), study.study_uid, "HAS PROPERTIES")]),
+        code_item(
+            dcm("113705"),
+            dcm("113014"),
+            "HAS OBS CONTEXT",
+            [uidref_item(dcm("110180"), study.study_uid, "HAS PROPERTIES")],
+        ),
         _accumulated(modality, projection_totals(modality, events), legacy),
         *(_event(ev, legacy) for ev in events),
         code_item(dcm("113854"), dcm("113856")),
     ]
-    content_time = end + datetime.timedelta(minutes=2)
-    return document(study, room, sop_uid, "10001", content_time, content, series_number)
+    header = ReportHeader(sop_uid, series_number, "10001", end + datetime.timedelta(minutes=2))
+    return document(study, room, header, content)

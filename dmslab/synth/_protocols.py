@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CtProtocol", "DxProtocol", "RfProtocol", "CT_PROTOCOLS", "DX_PROTOCOLS", "RF_PROTOCOLS",
-           "MG_PROTOCOL", "HEAD_PROTOCOL"]
+__all__ = [
+    "CtProtocol",
+    "DxProtocol",
+    "RfProtocol",
+    "CT_PROTOCOLS",
+    "DX_PROTOCOLS",
+    "RF_PROTOCOLS",
+    "MG_PROTOCOL",
+    "HEAD_PROTOCOL",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,22 +49,96 @@ HEAD_PROTOCOL = "CT Head Routine"
 
 #: Routine heads are scanned at fixed mA (no tube current modulation): little spread (GSD 1.1).
 CT_PROTOCOLS: tuple[CtProtocol, ...] = (
-    CtProtocol(HEAD_PROTOCOL, "head", 16, 47.0, 790.0, 47.0, 0.7, 1.1, (14.0, 18.0), 120.0, 0.35,
-               (0.92, 0.08, 0.0)),
-    CtProtocol("CT Sinus", "sinus", 16, 12.0, 160.0, 12.0, 0.7, 1.25, (9.0, 13.0), 100.0, 0.05,
-               (1.0, 0.0, 0.0)),
-    CtProtocol("CT C-Spine Trauma", "cspine", 32, 16.0, 400.0, 16.0, 0.7, 1.3, (18.0, 24.0), 120.0, 0.07,
-               (0.95, 0.05, 0.0)),
-    CtProtocol("CT Chest Lung Cancer", "chest", 32, 8.5, 290.0, 8.5, 0.7, 1.3, (26.0, 34.0), 120.0, 0.12,
-               (0.9, 0.1, 0.0)),
-    CtProtocol("CT Chest Abdomen Pelvis", "chest_abdomen_pelvis", 32, None, 660.0, 9.0, 0.7, 1.3,
-               (60.0, 75.0), 120.0, 0.18, (0.7, 0.25, 0.05)),
-    CtProtocol("CT Pulmonary Angiogram", "chest", 32, 9.1, 310.0, 9.1, 0.65, 1.3, (28.0, 35.0), 100.0, 0.08,
-               (0.95, 0.05, 0.0)),
-    CtProtocol("CT Abdomen Pelvis", "abdomen_pelvis", 32, 10.0, 530.0, 10.0, 0.7, 1.3, (40.0, 50.0), 120.0,
-               0.10, (0.7, 0.25, 0.05)),
-    CtProtocol("CT KUB Stones", "abdomen_pelvis", 32, 6.3, 290.0, 6.3, 0.6, 1.3, (38.0, 46.0), 120.0, 0.05,
-               (0.95, 0.05, 0.0)),
+    CtProtocol(
+        HEAD_PROTOCOL, "head", 16, 47.0, 790.0, 47.0, 0.7, 1.1, (14.0, 18.0), 120.0, 0.35, (0.92, 0.08, 0.0)
+    ),
+    CtProtocol(
+        "CT Sinus", "sinus", 16, 12.0, 160.0, 12.0, 0.7, 1.25, (9.0, 13.0), 100.0, 0.05, (1.0, 0.0, 0.0)
+    ),
+    CtProtocol(
+        "CT C-Spine Trauma",
+        "cspine",
+        32,
+        16.0,
+        400.0,
+        16.0,
+        0.7,
+        1.3,
+        (18.0, 24.0),
+        120.0,
+        0.07,
+        (0.95, 0.05, 0.0),
+    ),
+    CtProtocol(
+        "CT Chest Lung Cancer",
+        "chest",
+        32,
+        8.5,
+        290.0,
+        8.5,
+        0.7,
+        1.3,
+        (26.0, 34.0),
+        120.0,
+        0.12,
+        (0.9, 0.1, 0.0),
+    ),
+    CtProtocol(
+        "CT Chest Abdomen Pelvis",
+        "chest_abdomen_pelvis",
+        32,
+        None,
+        660.0,
+        9.0,
+        0.7,
+        1.3,
+        (60.0, 75.0),
+        120.0,
+        0.18,
+        (0.7, 0.25, 0.05),
+    ),
+    CtProtocol(
+        "CT Pulmonary Angiogram",
+        "chest",
+        32,
+        9.1,
+        310.0,
+        9.1,
+        0.65,
+        1.3,
+        (28.0, 35.0),
+        100.0,
+        0.08,
+        (0.95, 0.05, 0.0),
+    ),
+    CtProtocol(
+        "CT Abdomen Pelvis",
+        "abdomen_pelvis",
+        32,
+        10.0,
+        530.0,
+        10.0,
+        0.7,
+        1.3,
+        (40.0, 50.0),
+        120.0,
+        0.10,
+        (0.7, 0.25, 0.05),
+    ),
+    CtProtocol(
+        "CT KUB Stones",
+        "abdomen_pelvis",
+        32,
+        6.3,
+        290.0,
+        6.3,
+        0.6,
+        1.3,
+        (38.0, 46.0),
+        120.0,
+        0.05,
+        (0.95, 0.05, 0.0),
+    ),
 )
 
 
@@ -105,11 +187,24 @@ class RfProtocol:
 
 
 RF_PROTOCOLS: tuple[RfProtocol, ...] = (
-    RfProtocol("Barium Swallow", "esophagus", (3, 8), (1, 4), (5.0, 40.0), 0.3, 7.5, (1, 3), 2.0, 1.0,
-               False, 0.3),
+    RfProtocol(
+        "Barium Swallow", "esophagus", (3, 8), (1, 4), (5.0, 40.0), 0.3, 7.5, (1, 3), 2.0, 1.0, False, 0.3
+    ),
     RfProtocol("ERCP", "biliary", (3, 10), (1, 3), (10.0, 60.0), 0.3, 7.5, (1, 4), 2.0, 1.0, False, 0.25),
-    RfProtocol("Coronary Angiography", "heart", (5, 12), (6, 10), (5.0, 30.0), 0.8, 15.0, (45, 90), 15.0,
-               0.15, True, 0.25),
+    RfProtocol(
+        "Coronary Angiography",
+        "heart",
+        (5, 12),
+        (6, 10),
+        (5.0, 30.0),
+        0.8,
+        15.0,
+        (45, 90),
+        15.0,
+        0.15,
+        True,
+        0.25,
+    ),
     RfProtocol("PCI", "heart", (10, 25), (10, 20), (10.0, 60.0), 0.8, 15.0, (45, 90), 15.0, 0.15, True, 0.2),
 )
 

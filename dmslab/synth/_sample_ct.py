@@ -34,16 +34,24 @@ def total_dlp(events: list[EventTruth]) -> float:
     return round(sum(e.dlp_mgycm for e in events if e.dlp_mgycm is not None), 2)
 
 
-def _localizer(rng: np.random.Generator, style: str, proto: CtProtocol, uid: str,
-               start: datetime.datetime) -> EventTruth:
+def _localizer(
+    rng: np.random.Generator, style: str, proto: CtProtocol, uid: str, start: datetime.datetime
+) -> EventTruth:
     length = 256.0 if proto.phantom_cm == 16 else round(float(rng.uniform(400.0, 600.0)), 1)
     single = 0.6 if style == "siemens" else 0.625
     ev = EventTruth(
-        event_uid=uid, acquisition_protocol="Topogram" if style == "siemens" else "Scout",
-        acquisition_type="Constant Angle Acquisition", datetime_started=start.isoformat(),
-        target_region=proto.region, scan_length_mm=length, kvp=120.0,
-        ma=35.0 if style == "siemens" else 10.0, exposure_time_s=round(length / 100.0, 2),
-        collimation_single_mm=single, collimation_total_mm=round(single * 2, 3))
+        event_uid=uid,
+        acquisition_protocol="Topogram" if style == "siemens" else "Scout",
+        acquisition_type="Constant Angle Acquisition",
+        datetime_started=start.isoformat(),
+        target_region=proto.region,
+        scan_length_mm=length,
+        kvp=120.0,
+        ma=35.0 if style == "siemens" else 10.0,
+        exposure_time_s=round(length / 100.0, 2),
+        collimation_single_mm=single,
+        collimation_total_mm=round(single * 2, 3),
+    )
     ev.max_ma = ev.ma
     if style == "ge" and rng.random() < 0.5:
         return ev  # real GE scanners report no CT Dose for about half of the scouts
@@ -53,8 +61,9 @@ def _localizer(rng: np.random.Generator, style: str, proto: CtProtocol, uid: str
     return ev
 
 
-def _scale(proto: CtProtocol, raw: list[tuple[float, float, float]], loc_dlp: float,
-           request: CtRequest) -> float:
+def _scale(
+    proto: CtProtocol, raw: list[tuple[float, float, float]], loc_dlp: float, request: CtRequest
+) -> float:
     main = sum(ctdi * length * over for length, over, ctdi in raw)
     if main <= 0:
         return 1.0
@@ -65,9 +74,19 @@ def _scale(proto: CtProtocol, raw: list[tuple[float, float, float]], loc_dlp: fl
     return 1.0
 
 
-def _main_event(style: str, proto: CtProtocol, uid: str, start: datetime.datetime,
-                length_cm: float, over: float, ctdi: float, sequenced: bool) -> EventTruth:
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """A helical/sequenced scan before rounding: length (cm), overscan factor, CTDIvol (mGy)."""
+
+    length_cm: float
+    over: float
+    ctdi: float
+    sequenced: bool
+
+
+def _main_event(style: str, proto: CtProtocol, uid: str, start: datetime.datetime, scan: _Scan) -> EventTruth:
     head = proto.phantom_cm == 16
+    length_cm, over, ctdi, sequenced = scan.length_cm, scan.over, scan.ctdi, scan.sequenced
     single = 0.6 if style == "siemens" else 0.625
     total = single * (24 if sequenced else 64)
     rot = 1.0 if head else 0.5
@@ -82,19 +101,34 @@ def _main_event(style: str, proto: CtProtocol, uid: str, start: datetime.datetim
     mas_eff = ctdi_r / (_CTDI_PER_100MAS[proto.phantom_cm] * (proto.kvp / 120.0) ** 2.5) * 100.0
     ma = float(max(round(mas_eff * pitch / rot), 10))
     return EventTruth(
-        event_uid=uid, acquisition_protocol=proto.name,
+        event_uid=uid,
+        acquisition_protocol=proto.name,
         acquisition_type="Sequenced Acquisition" if sequenced else "Spiral Acquisition",
-        datetime_started=start.isoformat(), target_region=proto.region,
-        ctdivol_mgy=ctdi_r, dlp_mgycm=round(ctdi_r * length_mm / 10.0 * over, 2),
-        phantom_cm=proto.phantom_cm, scan_length_mm=length_mm, pitch=pitch, kvp=proto.kvp,
-        ma=ma, max_ma=ma if head else float(round(ma * 1.4)),
-        exposure_time_s=round(length_mm * over / (pitch * total) * rot, 2), rotation_time_s=rot,
-        collimation_single_mm=single, collimation_total_mm=round(total, 3))
+        datetime_started=start.isoformat(),
+        target_region=proto.region,
+        ctdivol_mgy=ctdi_r,
+        dlp_mgycm=round(ctdi_r * length_mm / 10.0 * over, 2),
+        phantom_cm=proto.phantom_cm,
+        scan_length_mm=length_mm,
+        pitch=pitch,
+        kvp=proto.kvp,
+        ma=ma,
+        max_ma=ma if head else float(round(ma * 1.4)),
+        exposure_time_s=round(length_mm * over / (pitch * total) * rot, 2),
+        rotation_time_s=rot,
+        collimation_single_mm=single,
+        collimation_total_mm=round(total, 3),
+    )
 
 
-def sample_ct_events(rng: np.random.Generator, room: RoomTruth, proto: CtProtocol,
-                     start: datetime.datetime, new_uid: Callable[[], str],
-                     request: CtRequest = CtRequest()) -> list[EventTruth]:
+def sample_ct_events(
+    rng: np.random.Generator,
+    room: RoomTruth,
+    proto: CtProtocol,
+    start: datetime.datetime,
+    new_uid: Callable[[], str],
+    request: CtRequest = CtRequest(),
+) -> list[EventTruth]:
     """Return 1–2 localizers followed by 1–3 helical or sequenced events.
 
     Main-event CTDIvol is log-normal (median ``ref_ctdivol × median_fraction``, geometric SD
@@ -108,8 +142,9 @@ def sample_ct_events(rng: np.random.Generator, room: RoomTruth, proto: CtProtoco
         events.append(_localizer(rng, style, proto, new_uid(), moment))
         moment += datetime.timedelta(seconds=int(rng.integers(15, 60)))
     n_main = int(rng.choice(3, p=np.asarray(proto.n_events_p) / sum(proto.n_events_p))) + 1
-    sequenced = style == "siemens" and proto.phantom_cm == 16 and proto.region == "head" \
-        and bool(rng.random() < 0.5)
+    sequenced = (
+        style == "siemens" and proto.phantom_cm == 16 and proto.region == "head" and bool(rng.random() < 0.5)
+    )
     median = proto.ref_ctdivol_mgy * proto.median_fraction
     raw: list[tuple[float, float, float]] = []
     for j in range(n_main):
@@ -119,7 +154,7 @@ def sample_ct_events(rng: np.random.Generator, room: RoomTruth, proto: CtProtoco
         raw.append((length, round(over, 3), ctdi))
     scale = _scale(proto, raw, total_dlp(events), request)
     for length, over, ctdi in raw:
-        ev = _main_event(style, proto, new_uid(), moment, length, over, ctdi * scale, sequenced)
+        ev = _main_event(style, proto, new_uid(), moment, _Scan(length, over, ctdi * scale, sequenced))
         events.append(ev)
         gap = (ev.exposure_time_s or 0.0) + float(rng.integers(30, 180))
         moment += datetime.timedelta(seconds=int(gap))

@@ -32,8 +32,9 @@ def _iso(moment: datetime.datetime) -> str:
     return moment.isoformat()
 
 
-def sample_dx_events(rng: np.random.Generator, proto: DxProtocol, start: datetime.datetime,
-                     new_uid: Callable[[], str]) -> list[EventTruth]:
+def sample_dx_events(
+    rng: np.random.Generator, proto: DxProtocol, start: datetime.datetime, new_uid: Callable[[], str]
+) -> list[EventTruth]:
     """Return 1–3 radiographic exposures (DAP Gy·m², Dose (RP) Gy, EI/TEI/DI)."""
     n = int(rng.choice(3, p=np.asarray(proto.n_views_p) / sum(proto.n_views_p))) + 1
     moment = start + datetime.timedelta(seconds=int(rng.integers(30, 180)))
@@ -44,34 +45,60 @@ def sample_dx_events(rng: np.random.Generator, proto: DxProtocol, start: datetim
         uas = round(_lognormal(rng, proto.mas * 1000.0, 1.3), 0)
         tei = 400.0
         ei = round(tei * math.exp(float(rng.normal(0.0, 0.25))), 1)
-        events.append(EventTruth(
-            event_uid=new_uid(), acquisition_protocol=proto.name, acquisition_type="Stationary Acquisition",
-            datetime_started=_iso(moment), target_region=proto.region, dap_gym2=dap,
-            rp_dose_gy=round(dap / area_rp, RP_DEC), kvp=proto.kvp + float(rng.integers(-3, 4)),
-            exposure_uas=uas, exposure_time_ms=round(uas / 400.0, 1), sid_mm=proto.sid_mm,
-            field_area_m2=round(float(rng.uniform(0.04, 0.16)), 4), ei=ei, tei=tei,
-            di=round(10.0 * math.log10(ei / tei), 2)))
+        events.append(
+            EventTruth(
+                event_uid=new_uid(),
+                acquisition_protocol=proto.name,
+                acquisition_type="Stationary Acquisition",
+                datetime_started=_iso(moment),
+                target_region=proto.region,
+                dap_gym2=dap,
+                rp_dose_gy=round(dap / area_rp, RP_DEC),
+                kvp=proto.kvp + float(rng.integers(-3, 4)),
+                exposure_uas=uas,
+                exposure_time_ms=round(uas / 400.0, 1),
+                sid_mm=proto.sid_mm,
+                field_area_m2=round(float(rng.uniform(0.04, 0.16)), 4),
+                ei=ei,
+                tei=tei,
+                di=round(10.0 * math.log10(ei / tei), 2),
+            )
+        )
         moment += datetime.timedelta(seconds=int(rng.integers(30, 120)))
     return events
 
 
-def _mg_view(rng: np.random.Generator, uid: str, moment: datetime.datetime, side: str, view: str,
-             thickness: float) -> EventTruth:
-    agd = round(float(np.clip(1.3 * math.exp(0.015 * (thickness - 50.0)) * _lognormal(rng, 1.0, 1.12),
-                              0.8, 3.0)), 3)
+def _mg_view(
+    rng: np.random.Generator, uid: str, moment: datetime.datetime, side: str, view: str, thickness: float
+) -> EventTruth:
+    agd = round(
+        float(np.clip(1.3 * math.exp(0.015 * (thickness - 50.0)) * _lognormal(rng, 1.0, 1.12), 0.8, 3.0)), 3
+    )
     uas = round(float(rng.uniform(60_000.0, 200_000.0)), 0)
     return EventTruth(
-        event_uid=uid, acquisition_protocol=MG_PROTOCOL, acquisition_type="Stationary Acquisition",
-        datetime_started=_iso(moment), target_region="breast", agd_mgy=agd,
+        event_uid=uid,
+        acquisition_protocol=MG_PROTOCOL,
+        acquisition_type="Stationary Acquisition",
+        datetime_started=_iso(moment),
+        target_region="breast",
+        agd_mgy=agd,
         entrance_exposure_mgy=round(agd * float(rng.uniform(3.5, 5.5)), 2),
-        compression_thickness_mm=round(thickness, 1), compression_force_n=round(float(rng.uniform(60, 150)), 1),
-        anode="tungsten", filter_material="rhodium" if thickness < 60.0 else "silver",
-        laterality=side, view=view, kvp=float(round(25.0 + thickness / 7.0)), exposure_uas=uas,
-        exposure_time_ms=round(uas / 120.0, 1), sid_mm=700.0)
+        compression_thickness_mm=round(thickness, 1),
+        compression_force_n=round(float(rng.uniform(60, 150)), 1),
+        anode="tungsten",
+        filter_material="rhodium" if thickness < 60.0 else "silver",
+        laterality=side,
+        view=view,
+        kvp=float(round(25.0 + thickness / 7.0)),
+        exposure_uas=uas,
+        exposure_time_ms=round(uas / 120.0, 1),
+        sid_mm=700.0,
+    )
 
 
-def sample_mg_events(rng: np.random.Generator, start: datetime.datetime,
-                     new_uid: Callable[[], str]) -> list[EventTruth]:
+def sample_mg_events(
+    rng: np.random.Generator, start: datetime.datetime, new_uid: Callable[[], str]
+) -> list[EventTruth]:
     """Return the four screening views RCC, LCC, RMLO, LMLO (AGD mGy, thickness mm, force N)."""
     base = {side: float(np.clip(rng.normal(55.0, 12.0), 25.0, 85.0)) for side in ("R", "L")}
     moment = start + datetime.timedelta(seconds=int(rng.integers(60, 180)))
@@ -111,8 +138,14 @@ def _raw_rf(rng: np.random.Generator, proto: RfProtocol, fluoro: bool) -> _RawRf
     return _RawRf(fluoro, duration, rate, pulses, rp, area, sid)
 
 
-def _rf_event(rng: np.random.Generator, proto: RfProtocol, raw: _RawRf, scale: float, uid: str,
-              moment: datetime.datetime) -> EventTruth:
+def _rf_event(
+    rng: np.random.Generator,
+    proto: RfProtocol,
+    raw: _RawRf,
+    scale: float,
+    uid: str,
+    moment: datetime.datetime,
+) -> EventTruth:
     rp = round(raw.rp_gy * scale, RP_DEC)
     area_rp = raw.field_area_m2 * (_RP_DISTANCE_MM / raw.sid_mm) ** 2
     if proto.cardiac:
@@ -120,21 +153,35 @@ def _rf_event(rng: np.random.Generator, proto: RfProtocol, raw: _RawRf, scale: f
     else:
         primary, secondary = float(rng.uniform(-20, 20)), 0.0
     return EventTruth(
-        event_uid=uid, acquisition_protocol=proto.name,
+        event_uid=uid,
+        acquisition_protocol=proto.name,
         acquisition_type="Fluoroscopy" if raw.fluoro else "Stationary Acquisition",
-        datetime_started=_iso(moment), target_region=proto.region,
-        dap_gym2=round(rp * area_rp, DAP_DEC), rp_dose_gy=rp,
+        datetime_started=_iso(moment),
+        target_region=proto.region,
+        dap_gym2=round(rp * area_rp, DAP_DEC),
+        rp_dose_gy=rp,
         kvp=float(round(rng.uniform(70.0, 100.0))),
         ma=round(float(rng.uniform(5.0, 30.0) if raw.fluoro else rng.uniform(200.0, 600.0)), 1),
-        pulse_rate=raw.pulse_rate, n_pulses=raw.n_pulses, irradiation_duration_s=raw.duration_s,
-        primary_angle_deg=round(primary, 1), secondary_angle_deg=round(secondary, 1), sid_mm=raw.sid_mm,
+        pulse_rate=raw.pulse_rate,
+        n_pulses=raw.n_pulses,
+        irradiation_duration_s=raw.duration_s,
+        primary_angle_deg=round(primary, 1),
+        secondary_angle_deg=round(secondary, 1),
+        sid_mm=raw.sid_mm,
         table_longitudinal_mm=round(float(rng.uniform(-300, 300)), 1),
         table_lateral_mm=round(float(rng.uniform(-40, 40)), 1),
-        table_height_mm=round(float(rng.uniform(150, 250)), 1), field_area_m2=raw.field_area_m2)
+        table_height_mm=round(float(rng.uniform(150, 250)), 1),
+        field_area_m2=raw.field_area_m2,
+    )
 
 
-def sample_rf_events(rng: np.random.Generator, proto: RfProtocol, start: datetime.datetime,
-                     new_uid: Callable[[], str], rp_target_gy: float | None = None) -> list[EventTruth]:
+def sample_rf_events(
+    rng: np.random.Generator,
+    proto: RfProtocol,
+    start: datetime.datetime,
+    new_uid: Callable[[], str],
+    rp_target_gy: float | None = None,
+) -> list[EventTruth]:
     """Return interleaved fluoroscopy and acquisition events, starting with fluoroscopy.
 
     The total Dose (RP) is rescaled to ``rp_target_gy`` if given, otherwise capped below

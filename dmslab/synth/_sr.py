@@ -8,8 +8,10 @@ import io
 import math
 import os
 import struct
-from pathlib import Path
+import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -17,7 +19,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import BaseTag
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from ._codes import UCUM_UNITS, Code, dcm
 from ._truth import RoomTruth, StudyTruth
@@ -35,6 +37,7 @@ __all__ = [
     "observer_context",
     "dicom_dt",
     "make_uid",
+    "ReportHeader",
     "document",
     "write_report",
 ]
@@ -42,11 +45,16 @@ __all__ = [
 #: X-Ray Radiation Dose SR Storage.
 RDSR_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.88.67"
 _INSTITUTION = "Synthetic General Hospital"
+_UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/dmslab/dmslab/synth")
 
 
 def make_uid(*parts: object) -> str:
-    """Return a deterministic ``2.25.`` UID derived from ``parts`` (e.g. seed, kind, counter)."""
-    return str(generate_uid(prefix=None, entropy_srcs=[str(p) for p in parts]))
+    """Return a deterministic ``2.25.`` UID: a name-based (version 5) UUID of ``parts`` as integer.
+
+    ``parts`` are typically the seed, a kind and a counter, so the same seed gives the same UIDs.
+    """
+    name = "|".join(str(p) for p in parts)
+    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, name).int}"
 
 
 def fmt_ds(value: float) -> str:
@@ -105,14 +113,20 @@ def _sequence(tag: int, items: Iterable[bytes]) -> bytes:
 
 @functools.lru_cache(maxsize=4096)
 def _code(code: Code) -> bytes:
-    return (_text(0x00080100, "SH", code.value) + _text(0x00080102, "SH", code.scheme)
-            + _text(0x00080104, "LO", code.meaning))
+    return (
+        _text(0x00080100, "SH", code.value)
+        + _text(0x00080102, "SH", code.scheme)
+        + _text(0x00080104, "LO", code.meaning)
+    )
 
 
 @functools.lru_cache(maxsize=4096)
 def _head(concept: Code, value_type: str, relationship: str) -> bytes:
-    return (_text(0x0040A010, "CS", relationship) + _text(0x0040A040, "CS", value_type)
-            + _sequence(0x0040A043, [_code(concept)]))
+    return (
+        _text(0x0040A010, "CS", relationship)
+        + _text(0x0040A040, "CS", value_type)
+        + _sequence(0x0040A043, [_code(concept)])
+    )
 
 
 def _children(children: Iterable[Item] | None) -> bytes:
@@ -122,23 +136,33 @@ def _children(children: Iterable[Item] | None) -> bytes:
 
 def container(concept: Code, children: Iterable[Item], relationship: str = "CONTAINS") -> Item:
     """Return a CONTAINER content item (continuity SEPARATE) holding ``children``."""
-    return (_head(concept, "CONTAINER", relationship) + _text(0x0040A050, "CS", "SEPARATE")
-            + _sequence(0x0040A730, list(children)))
+    return (
+        _head(concept, "CONTAINER", relationship)
+        + _text(0x0040A050, "CS", "SEPARATE")
+        + _sequence(0x0040A730, list(children))
+    )
 
 
-def code_item(concept: Code, value: Code, relationship: str = "CONTAINS",
-              children: Sequence[Item] | None = None) -> Item:
+def code_item(
+    concept: Code, value: Code, relationship: str = "CONTAINS", children: Sequence[Item] | None = None
+) -> Item:
     """Return a CODE content item."""
     return _head(concept, "CODE", relationship) + _sequence(0x0040A168, [_code(value)]) + _children(children)
 
 
-def num_item(concept: Code, value: float, unit: str, relationship: str = "CONTAINS",
-             children: Sequence[Item] | None = None) -> Item:
+def num_item(
+    concept: Code,
+    value: float,
+    unit: str,
+    relationship: str = "CONTAINS",
+    children: Sequence[Item] | None = None,
+) -> Item:
     """Return a NUM content item of ``value`` (formatted by :func:`fmt_ds`) in UCUM ``unit``."""
     if unit not in UCUM_UNITS:
         raise ValueError(f"unknown UCUM unit {unit!r}")
-    measured = (_sequence(0x004008EA, [_code(Code(unit, "UCUM", unit))])
-                + _text(0x0040A30A, "DS", fmt_ds(value)))
+    measured = _sequence(0x004008EA, [_code(Code(unit, "UCUM", unit))]) + _text(
+        0x0040A30A, "DS", fmt_ds(value)
+    )
     return _head(concept, "NUM", relationship) + _sequence(0x0040A300, [measured]) + _children(children)
 
 
@@ -231,35 +255,33 @@ def _equipment(ds: Dataset, room: RoomTruth) -> None:
     ds.InstitutionalDepartmentName = "Radiology"
 
 
-def document(
-    study: StudyTruth,
-    room: RoomTruth,
-    sop_uid: str,
-    template_id: str,
-    content_time: datetime.datetime,
-    content: list[Item],
-    series_number: int = 1,
-) -> Dataset:
+@dataclass(frozen=True, slots=True)
+class ReportHeader:
+    """Identity of one report: SOP Instance UID, Series Number, root template, content time."""
+
+    sop_uid: str
+    series_number: int
+    template_id: str
+    content_time: datetime.datetime
+
+
+def document(study: StudyTruth, room: RoomTruth, header: ReportHeader, content: list[Item]) -> Dataset:
     """Return a complete X-Ray Radiation Dose SR dataset with file meta.
 
     Parameters
     ----------
     study, room
         Patient/study and device data.
-    sop_uid : str
-        SOP Instance UID of the report; the series UID is derived from it.
-    template_id : str
-        Root template, ``"10011"`` (CT) or ``"10001"`` (projection).
-    content_time : datetime.datetime
-        Content (and instance creation) date/time of the report.
+    header : ReportHeader
+        SOP Instance UID (the series UID is derived from it), Series Number, root template
+        (``"10011"`` CT or ``"10001"`` projection) and content/instance creation time.
     content : list of Item
-        Children of the root CONTAINER.
-    series_number : int
-        Series Number of the report.
+        Children of the root CONTAINER (the Content Sequence is stored pre-encoded).
     """
+    sop_uid, content_time = header.sop_uid, header.content_time
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = RDSR_SOP_CLASS
-    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.MediaStorageSOPClassUID = UID(RDSR_SOP_CLASS)
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = Dataset()
     ds.file_meta = meta
@@ -272,7 +294,7 @@ def document(
     _equipment(ds, room)
     ds.Modality = "SR"
     ds.SeriesInstanceUID = make_uid(sop_uid, "series")
-    ds.SeriesNumber = series_number
+    ds.SeriesNumber = header.series_number
     ds.SeriesDescription = "Radiation Dose Information"
     ds.ReferencedPerformedProcedureStepSequence = DicomSequence()
     ds.InstanceNumber = 1
@@ -286,7 +308,7 @@ def document(
     ds.ContinuityOfContent = "SEPARATE"
     template = Dataset()
     template.MappingResource = "DCMR"
-    template.TemplateIdentifier = template_id
+    template.TemplateIdentifier = header.template_id
     ds.ContentTemplateSequence = DicomSequence([template])
     ds[_CONTENT_SEQUENCE] = _content_sequence(content)
     return ds
