@@ -52,12 +52,12 @@ def code_key(scheme: str | None, value: str | None) -> CodeKey:
     return CodeKey(s, v)
 
 
-def DCM(value: str) -> CodeKey:  # noqa: N802 - reads like the scheme designator
+def DCM(value: str) -> CodeKey:
     """A DICOM (``DCM``) code key."""
     return CodeKey("DCM", value)
 
 
-def SCT(value: str) -> CodeKey:  # noqa: N802
+def SCT(value: str) -> CodeKey:
     """A SNOMED CT (``SCT``) code key."""
     return CodeKey("SCT", value)
 

@@ -11,7 +11,7 @@ import datetime as _dt
 import math
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,7 @@ def contracts_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data_contracts"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_contract(table: str) -> Contract:
     """Load and validate the contract of ``table`` (one of :data:`TABLES`)."""
     if table not in TABLES:

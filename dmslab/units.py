@@ -16,7 +16,7 @@ from importlib import resources
 
 from dmslab.errors import UnknownUnitError
 
-__all__ = ["CANONICAL_UNITS", "Conversion", "convert", "unit_key"]
+__all__ = ["Conversion", "convert", "unit_key"]
 
 _FOLD = re.compile(r"[\s.*·^{}\[\]()_]")
 

@@ -9,7 +9,7 @@ median of per-study total DLP separately.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import pandas as pd
@@ -23,7 +23,7 @@ _AUDIT_COLUMNS = ["room", "protocol", "examination", "n_studies", "median_ctdivo
                   "ctdivol_ratio", "median_dlp_mgycm", "drl_dlp_mgycm", "dlp_ratio", "status"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_drls(country: str = "UK") -> pd.DataFrame:
     """National DRL rows (with their source and edition) for ``country``; only ``UK`` is shipped yet."""
     if country != "UK":
