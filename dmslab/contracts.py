@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = ["Column", "Contract", "TABLES", "check_values", "contracts_dir", "load_contract"]
 
-TABLES = ("equipment", "patient", "study", "ct_event", "proj_event", "proj_plane", "source_object")
+TABLES = ("equipment", "patient", "study", "ct_event", "proj_event", "proj_plane", "nm_event", "source_object")
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "float": (float, int),

@@ -16,6 +16,7 @@ __all__ = [
     "CtEventRecord",
     "DoseReport",
     "EquipmentRecord",
+    "NmEventRecord",
     "PatientRecord",
     "PlaneRecord",
     "ProjEventRecord",
@@ -214,6 +215,29 @@ class PlaneRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NmEventRecord:
+    """One radiopharmaceutical administration (TID 10022 or NM/PET image header). Activities in MBq."""
+
+    event_uid: str
+    radionuclide: str | None = None
+    radionuclide_code: str | None = None
+    agent: str | None = None
+    agent_code: str | None = None
+    half_life_s: float | None = None
+    activity_mbq: float | None = None
+    pre_activity_mbq: float | None = None
+    post_activity_mbq: float | None = None
+    start_datetime: dt.datetime | None = None
+    stop_datetime: dt.datetime | None = None
+    route: str | None = None
+    volume_ml: float | None = None
+    effective_dose_msv: float | None = None
+    comment: str | None = None
+    flags: Flags = ()
+    unit_fixes: Flags = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SourceRecord:
     """The DICOM object a report was read from."""
 
@@ -237,14 +261,15 @@ class DoseReport:
     ct_events: tuple[CtEventRecord, ...] = ()
     proj_events: tuple[ProjEventRecord, ...] = ()
     planes: tuple[PlaneRecord, ...] = field(default=())
+    nm_events: tuple[NmEventRecord, ...] = ()
 
     @property
     def n_events(self) -> int:
-        """Irradiation events in this object."""
-        return len(self.ct_events) + len(self.proj_events)
+        """Irradiation events (and radiopharmaceutical administrations) in this object."""
+        return len(self.ct_events) + len(self.proj_events) + len(self.nm_events)
 
     @property
     def flagged(self) -> bool:
         """True when any value of the report failed a plausibility check."""
-        parts: list[Any] = [self.study, *self.ct_events, *self.proj_events, *self.planes]
+        parts: list[Any] = [self.study, *self.ct_events, *self.proj_events, *self.planes, *self.nm_events]
         return any(p.flags for p in parts)

@@ -13,7 +13,7 @@ from dmslab.store import Store, metadata
 
 RECORD_OF = {"equipment": records.EquipmentRecord, "patient": records.PatientRecord, "study": records.StudyRecord,
              "ct_event": records.CtEventRecord, "proj_event": records.ProjEventRecord,
-             "proj_plane": records.PlaneRecord}
+             "proj_plane": records.PlaneRecord, "nm_event": records.NmEventRecord}
 STORE_ONLY = {"study": {"standard_name", "n_events"}, "equipment": {"display_name", "room"}}
 KEYS = {"id", "study_id", "equipment_id", "patient_id"}
 
@@ -54,4 +54,4 @@ def test_migrations_match_the_schema(db_url):
         version = conn.execute(sa.text("select version_num from alembic_version")).scalar_one()
     store.close()
     assert diff == []
-    assert version == "0001"
+    assert version == "0002"

@@ -49,10 +49,34 @@ class RdsrImporter:
         return parse_xray_rdsr(ds, pseudonymise=pseudonymise, source=source)
 
 
+#: Built-in importers after the RDSR one, in the order they are tried ("module:class").
+_BUILTINS = (
+    "dmslab.ingest.rdsr.radiopharmaceutical:RrdsrImporter",
+    "dmslab.ingest.headers:HeaderImporter",
+    "dmslab.ingest.ocr:OcrImporter",
+)
+
+
+def _builtin(spec: str) -> Importer | None:
+    import importlib
+
+    module, _, name = spec.partition(":")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module.startswith(exc.name):
+            logger.debug("built-in importer %s not available in this version", spec)
+            return None
+        raise
+    obj: Importer = getattr(mod, name)()
+    return obj
+
+
 @lru_cache(maxsize=1)
 def importers() -> tuple[Importer, ...]:
     """Built-in importers first, then plugins; a plugin that fails to load is skipped with a warning."""
     found: list[Importer] = [RdsrImporter()]
+    found.extend(imp for imp in map(_builtin, _BUILTINS) if imp is not None)
     for ep in entry_points(group="dmslab.importers"):
         try:
             obj = ep.load()()

@@ -24,6 +24,8 @@ __all__ = ["Rejection", "Store", "WriteSummary"]
 
 logger = logging.getLogger(__name__)
 
+_EVENT_TABLES = ("ct_event", "proj_event", "nm_event")
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -181,7 +183,8 @@ class Store:
                patient_id: int | None) -> tuple[int, int]:
         st = table("study")
         values = record_values(rep.study)
-        row = conn.execute(sa.select(st).where(st.c.study_uid == rep.study.study_uid)).mappings().first()
+        row = conn.execute(sa.select(st).where(st.c.study_uid == rep.study.study_uid,
+                                               st.c.modality == rep.study.modality)).mappings().first()
         if row is None:
             sid = int(conn.execute(st.insert().values(
                 equipment_id=equipment_id, patient_id=patient_id, n_events=0, **values).returning(st.c.id)).scalar_one())
@@ -191,7 +194,7 @@ class Store:
             sid = int(row["id"])
             old = dict(row)
             old_events = self._event_uids(conn, sid)
-        new_uids = {e.event_uid for e in (*rep.ct_events, *rep.proj_events)}
+        new_uids = {e.event_uid for e in (*rep.ct_events, *rep.proj_events, *rep.nm_events)}
         added = self._events(conn, sid, rep, old_events)
         self._planes(conn, sid, rep, old_events, new_uids)
         if row is not None:
@@ -202,21 +205,21 @@ class Store:
 
     def _event_uids(self, conn: sa.Connection, sid: int) -> set[str]:
         out: set[str] = set()
-        for name in ("ct_event", "proj_event"):
+        for name in _EVENT_TABLES:
             t = table(name)
             out.update(r[0] for r in conn.execute(sa.select(t.c.event_uid).where(t.c.study_id == sid)))
         return out
 
     def _count_events(self, conn: sa.Connection, sid: int) -> int:
         total = 0
-        for name in ("ct_event", "proj_event"):
+        for name in _EVENT_TABLES:
             t = table(name)
             total += int(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.study_id == sid)).scalar_one())
         return total
 
     def _events(self, conn: sa.Connection, sid: int, rep: DoseReport, existing: set[str]) -> int:
         added = 0
-        for name, events in (("ct_event", rep.ct_events), ("proj_event", rep.proj_events)):
+        for name, events in (("ct_event", rep.ct_events), ("proj_event", rep.proj_events), ("nm_event", rep.nm_events)):
             rows, seen = [], set(existing)
             for e in events:
                 if e.event_uid in seen:
@@ -269,7 +272,7 @@ class Store:
         """Rows per table."""
         with self.engine.connect() as conn:
             return {name: int(conn.execute(sa.select(sa.func.count()).select_from(table(name))).scalar_one())
-                    for name in ("equipment", "patient", "study", "ct_event", "proj_event", "proj_plane",
+                    for name in ("equipment", "patient", "study", "ct_event", "proj_event", "proj_plane", "nm_event",
                                  "source_object")}
 
     def read(self, query: sa.Select[Any] | str, **params: Any) -> pd.DataFrame:

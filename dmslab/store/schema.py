@@ -47,7 +47,7 @@ def metadata() -> sa.MetaData:
              sa.UniqueConstraint("patient_key", name="uq_patient_key"))
     sa.Table("study", md, sa.Column("id", sa.Integer, primary_key=True), _fk("equipment", nullable=True),
              _fk("patient", nullable=True), *_columns("study"),
-             sa.UniqueConstraint("study_uid", name="uq_study_uid"),
+             sa.UniqueConstraint("study_uid", "modality", name="uq_study_uid_modality"),
              sa.Index("ix_study_datetime", "study_datetime"))
     sa.Table("ct_event", md, sa.Column("id", sa.Integer, primary_key=True), _fk("study"), *_columns("ct_event"),
              sa.UniqueConstraint("study_id", "event_uid", name="uq_ct_event"))
@@ -55,6 +55,8 @@ def metadata() -> sa.MetaData:
              sa.UniqueConstraint("study_id", "event_uid", name="uq_proj_event"))
     sa.Table("proj_plane", md, sa.Column("id", sa.Integer, primary_key=True), _fk("study"), *_columns("proj_plane"),
              sa.UniqueConstraint("study_id", "plane", name="uq_proj_plane"))
+    sa.Table("nm_event", md, sa.Column("id", sa.Integer, primary_key=True), _fk("study"), *_columns("nm_event"),
+             sa.UniqueConstraint("study_id", "event_uid", name="uq_nm_event"))
     sa.Table("source_object", md, sa.Column("id", sa.Integer, primary_key=True), _fk("study", nullable=True),
              *_columns("source_object"), sa.Index("ix_source_sop", "sop_instance_uid"))
     return md
