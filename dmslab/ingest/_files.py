@@ -19,12 +19,16 @@ from pydicom.errors import InvalidDicomError
 from dmslab.errors import IngestError
 from dmslab.ingest._registry import find_importer
 from dmslab.ingest._structure import truncation
+from dmslab.ingest.rdsr._fastread import read_sr
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import DoseReport, SourceRecord
 
 __all__ = ["Outcome", "iter_files", "parse_file", "parse_many", "quarantine"]
 
 logger = logging.getLogger(__name__)
+
+#: SR storage SOP classes start with this UID prefix; the file meta names it within the first bytes.
+_SR_CLASS_PREFIX = b"1.2.840.10008.5.1.4.1.1.88."
 
 #: File names ingest passes over without reading (reported as skipped, never silently).
 SKIP_SUFFIXES = frozenset({".json", ".txt", ".md", ".csv", ".xml", ".html", ".pdf", ".log", ".toml", ".yml", ".yaml"})
@@ -61,6 +65,10 @@ def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, 
 def _read(path: Path) -> tuple[pydicom.Dataset, str]:
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
+    if _SR_CLASS_PREFIX in data[128:512]:
+        lean = read_sr(data)  # None: not handled by the lean reader, pydicom reads it below
+        if lean is not None:
+            return lean, digest
     try:
         ds = pydicom.dcmread(io.BytesIO(data))
     except InvalidDicomError as exc:

@@ -68,7 +68,11 @@ def _builtin(spec: str) -> Importer | None:
             logger.debug("built-in importer %s not available in this version", spec)
             return None
         raise
-    obj: Importer = getattr(mod, name)()
+    try:
+        obj: Importer = getattr(mod, name)()
+    except Exception as exc:  # a broken importer must not stop the others
+        warn_and_log(f"built-in importer {spec} failed to load: {exc!r}", DmslabWarning, logger=logger)
+        return None
     return obj
 
 

@@ -29,7 +29,8 @@ def _columns(name: str) -> list[sa.Column]:  # type: ignore[type-arg]
     cols = []
     for c in load_contract(name).columns:
         typ = sa.String(128) if c.name in _KEY_COLUMNS else _SQL_TYPES[c.type]()
-        cols.append(sa.Column(c.name, typ, nullable=not c.required, comment=(c.doc + (f" [{c.unit}]" if c.unit else ""))[:250]))
+        comment = (c.doc + (f" [{c.unit}]" if c.unit else ""))[:250]
+        cols.append(sa.Column(c.name, typ, nullable=not c.required, comment=comment))
     return cols
 
 

@@ -15,7 +15,7 @@ from pydicom.dataset import Dataset
 
 from dmslab.codes import CodeKey, code_key
 
-__all__ = ["Item", "read_tree", "concept_of"]
+__all__ = ["Item", "concept_of", "numbers_from_text", "read_tree"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,12 @@ def _numbers(mv: Dataset) -> tuple[tuple[float, ...], str | None]:
         text = data.decode("ascii", "replace") if isinstance(data, bytes) else str(data or "")
     else:
         text = "\\".join(str(x) for x in data) if isinstance(data, (list, tuple)) else str(data if data is not None else "")
+    return numbers_from_text(text)
+
+
+def numbers_from_text(text: str) -> tuple[tuple[float, ...], str | None]:
+    """Numbers of a DS value (``\\``-separated); vendor text such as ``10.50/ 15.00`` is read as two
+    numbers and returned as the second element so the caller can record the fix; unreadable -> ``()``."""
     parts = [p.strip() for p in text.replace("\x00", "").split("\\") if p.strip()]
     try:
         return tuple(float(p) for p in parts), None
@@ -155,5 +161,11 @@ def _item(ds: Dataset) -> Item:
 
 
 def read_tree(ds: Dataset) -> Item:
-    """The whole content tree of an SR document, rooted at the document's own concept."""
+    """The whole content tree of an SR document, rooted at the document's own concept.
+
+    A dataset read by :func:`dmslab.ingest.rdsr._fastread.read_sr` carries its tree already.
+    """
+    tree = ds.__dict__.get("_dmslab_tree")
+    if isinstance(tree, Item):
+        return tree
     return _item(ds)

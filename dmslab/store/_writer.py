@@ -1,0 +1,263 @@
+"""One write transaction: reports and rejections in, with as few database round trips as possible.
+
+Look-ups are done once per batch (SOP Instance UIDs already ingested, patients, existing studies) and
+rows are inserted in bulk at the end (events, source objects); only a study seen for the first time
+costs a single INSERT ... RETURNING of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from dmslab.records import DoseReport, EquipmentRecord, record_values
+from dmslab.store._merge import ADDITIVE_TOTALS, merge_totals
+from dmslab.store.schema import table
+
+__all__ = ["BatchWriter", "Rejection"]
+
+logger = logging.getLogger(__name__)
+
+_EVENT_TABLES = ("ct_event", "proj_event", "nm_event")
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An object that could not be ingested, to be recorded in ``source_object``."""
+
+    sha256: str | None
+    path: str
+    reason: str
+    detail: str
+    sop_instance_uid: str | None = None
+    sop_class_uid: str | None = None
+    study_uid: str | None = None
+
+
+@dataclass(slots=True)
+class _Study:
+    id: int
+    row: dict[str, Any]
+    events: set[str]
+    n_events: int
+    touched: bool = False
+    new: bool = False
+    first_pending: bool = False
+
+
+@dataclass(slots=True)
+class BatchWriter:
+    """Writes one batch inside an open transaction ``conn``; ``equipment_ids`` is the store's cache."""
+
+    conn: sa.Connection
+    equipment_ids: dict[tuple[str | None, ...], int]
+    counts: dict[str, Any] = field(default_factory=lambda: {"ingested": 0, "duplicate": 0, "rejected": 0,
+                                                              "new_events": 0, "flagged": 0, "reasons": {}})
+    _sources: list[dict[str, Any]] = field(default_factory=list)
+    _events: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {t: [] for t in _EVENT_TABLES})
+    _studies: dict[tuple[str, str], _Study] = field(default_factory=dict)
+    _patients: dict[str, int] = field(default_factory=dict)
+    _ingested_sops: dict[str, int | None] = field(default_factory=dict)
+
+    def write(self, items: Sequence[DoseReport | Rejection]) -> None:
+        reports = [i for i in items if isinstance(i, DoseReport)]
+        self._prefetch(reports)
+        self._create(reports)
+        for item in items:
+            if isinstance(item, Rejection):
+                self._reject(item)
+            else:
+                self._report(item)
+        self._flush()
+
+    # ---- prefetch -----------------------------------------------------------------------------------
+    def _in_chunks(self, column: sa.ColumnElement[Any], values: Iterable[Any],
+                   select: sa.Select[Any]) -> list[sa.Row[Any]]:
+        vals = sorted({v for v in values if v is not None})
+        rows: list[sa.Row[Any]] = []
+        for i in range(0, len(vals), _CHUNK):
+            rows.extend(self.conn.execute(select.where(column.in_(vals[i:i + _CHUNK]))))
+        return rows
+
+    def _prefetch(self, reports: list[DoseReport]) -> None:
+        so, pt, st = table("source_object"), table("patient"), table("study")
+        ingested = sa.select(so.c.sop_instance_uid, so.c.study_id).where(so.c.status == "ingested")
+        for sop, sid in self._in_chunks(so.c.sop_instance_uid, (r.source.sop_instance_uid for r in reports), ingested):
+            self._ingested_sops[sop] = sid
+        for key, pid in self._in_chunks(pt.c.patient_key, (r.patient.patient_key for r in reports if r.patient),
+                                        sa.select(pt.c.patient_key, pt.c.id)):
+            self._patients[key] = pid
+        found = self._in_chunks(st.c.study_uid, (r.study.study_uid for r in reports), sa.select(st))
+        for row in found:
+            m = dict(row._mapping)
+            self._studies[(m["study_uid"], m["modality"])] = _Study(m["id"], m, self._event_uids(m["id"]),
+                                                                    m["n_events"] or 0)
+
+    def _event_uids(self, sid: int) -> set[str]:
+        out: set[str] = set()
+        for name in _EVENT_TABLES:
+            t = table(name)
+            out.update(r[0] for r in self.conn.execute(sa.select(t.c.event_uid).where(t.c.study_id == sid)))
+        return out
+
+    # ---- per item -----------------------------------------------------------------------------------
+    def _source(self, rep_or_rej: DoseReport | Rejection, **values: Any) -> None:
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        if isinstance(rep_or_rej, Rejection):
+            r = rep_or_rej
+            row = {"sop_instance_uid": r.sop_instance_uid, "sop_class_uid": r.sop_class_uid,
+                   "study_uid": r.study_uid, "sha256": r.sha256 or "", "path": r.path, "importer": None,
+                   "template": None}
+        else:
+            s = rep_or_rej.source
+            row = {"sop_instance_uid": s.sop_instance_uid, "sop_class_uid": s.sop_class_uid, "study_uid": s.study_uid,
+                   "sha256": s.sha256, "path": s.path, "importer": s.importer, "template": s.template}
+        base = {"study_id": None, "status": None, "reason": None, "detail": None, "n_events": None}
+        self._sources.append({**row, **base, **values, "received_at": now})
+
+    def _reject(self, r: Rejection) -> None:
+        self._source(r, status="rejected", reason=r.reason, detail=r.detail)
+        self.counts["rejected"] += 1
+        self.counts["reasons"][r.reason] = self.counts["reasons"].get(r.reason, 0) + 1
+
+    def _report(self, rep: DoseReport) -> None:
+        sop = rep.source.sop_instance_uid
+        if sop is not None and sop in self._ingested_sops:
+            self._source(rep, study_id=self._ingested_sops[sop], status="duplicate", reason="duplicate_sop_instance",
+                         detail="SOP Instance UID already ingested; nothing changed", n_events=rep.n_events)
+            self.counts["duplicate"] += 1
+            return
+        study = self._study(rep)
+        added = self._add_events(study, rep)
+        self._source(rep, study_id=study.id, status="ingested", n_events=rep.n_events)
+        if sop is not None:
+            self._ingested_sops[sop] = study.id
+        self.counts["ingested"] += 1
+        self.counts["new_events"] += added
+        self.counts["flagged"] += int(rep.flagged)
+
+    def _equipment(self, eq: EquipmentRecord) -> int:
+        key = eq.identity
+        if key in self.equipment_ids:
+            return self.equipment_ids[key]
+        t = table("equipment")
+        cond = [(t.c[n] == v) if v is not None else t.c[n].is_(None)
+                for n, v in zip(("manufacturer", "model", "station_name", "serial", "device_observer_uid"), key,
+                                strict=True)]
+        row = self.conn.execute(sa.select(t.c.id).where(*cond).order_by(t.c.id).limit(1)).first()
+        if row is None:
+            values = {**record_values(eq), "display_name": eq.station_name or eq.model or eq.manufacturer,
+                      "room": eq.station_name}
+            row = self.conn.execute(t.insert().values(**values).returning(t.c.id)).first()
+        self.equipment_ids[key] = int(row[0])  # type: ignore[index]
+        return self.equipment_ids[key]
+
+    def _create(self, reports: list[DoseReport]) -> None:
+        """Insert, in bulk, the patients and studies this batch sees for the first time."""
+        fresh = [r for r in reports if r.source.sop_instance_uid not in self._ingested_sops]
+        new_patients = {r.patient.patient_key: record_values(r.patient) for r in fresh
+                        if r.patient is not None and r.patient.patient_key not in self._patients}
+        if new_patients:
+            pt = table("patient")
+            rows = self.conn.execute(pt.insert().returning(pt.c.patient_key, pt.c.id, sort_by_parameter_order=True),
+                                     list(new_patients.values()))
+            self._patients.update({k: int(i) for k, i in rows})
+        first: dict[tuple[str, str], DoseReport] = {}
+        for r in fresh:
+            first.setdefault((r.study.study_uid, r.study.modality), r)
+        new = [(k, r) for k, r in first.items() if k not in self._studies]
+        if not new:
+            return
+        st = table("study")
+        rows = [{**record_values(r.study), "equipment_id": self._equipment(r.equipment),
+                 "patient_id": self._patients.get(r.patient.patient_key) if r.patient else None, "n_events": 0}
+                for _k, r in new]
+        ids = self.conn.execute(st.insert().returning(st.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        for (key, _r), row, sid in zip(new, rows, ids, strict=True):
+            self._studies[key] = _Study(int(sid), {**row, "id": int(sid)}, set(), 0, new=True, first_pending=True)
+
+    def _study(self, rep: DoseReport) -> _Study:
+        study = self._studies[(rep.study.study_uid, rep.study.modality)]
+        if study.first_pending:  # this report created the study in _create
+            study.first_pending = False
+            return study
+        new_uids = {e.event_uid for e in (*rep.ct_events, *rep.proj_events, *rep.nm_events)}
+        self._merge(study, record_values(rep.study), new_uids, rep)
+        return study
+
+    def _merge(self, study: _Study, new: dict[str, Any], new_uids: set[str], rep: DoseReport) -> None:
+        fresh = new_uids - study.events
+        sums = {"total_dlp_mgycm": sum(e.dlp_mgycm or 0.0 for e in rep.ct_events if e.event_uid in fresh),
+                "total_dap_gym2": sum(e.dap_gym2 or 0.0 for e in rep.proj_events if e.event_uid in fresh)}
+        totals, flag = merge_totals(study.row, new, study.events, new_uids, sums)
+        update: dict[str, Any] = dict(totals)
+        for k, v in new.items():  # fill what earlier objects did not say
+            if k not in ADDITIVE_TOTALS and k not in ("flags", "unit_fixes") and study.row.get(k) is None \
+                    and v is not None:
+                update[k] = v
+        for col, extra in (("flags", flag), ("unit_fixes", None)):
+            parts = [p for p in (study.row.get(col), new.get(col), extra) if p]
+            update[col] = "; ".join(dict.fromkeys(parts)) or None
+        study.row.update(update)
+        st = table("study")
+        self.conn.execute(st.update().where(st.c.id == study.id).values(**update))
+        self._merge_planes(study, rep, new_uids)
+
+    def _add_events(self, study: _Study, rep: DoseReport) -> int:
+        added = 0
+        first = study.new and not study.events
+        for name, events in (("ct_event", rep.ct_events), ("proj_event", rep.proj_events),
+                             ("nm_event", rep.nm_events)):
+            for e in events:
+                if e.event_uid in study.events:
+                    continue
+                study.events.add(e.event_uid)
+                self._events[name].append({"study_id": study.id, **record_values(e)})
+                added += 1
+        if first and rep.planes:
+            self._insert_planes(study, rep)
+        study.n_events += added
+        study.touched = True
+        return added
+
+    def _insert_planes(self, study: _Study, rep: DoseReport) -> None:
+        self.conn.execute(table("proj_plane").insert(),
+                          [{"study_id": study.id, **record_values(p)} for p in rep.planes])
+
+    def _merge_planes(self, study: _Study, rep: DoseReport, new_uids: set[str]) -> None:
+        t = table("proj_plane")
+        old = study.events
+        for plane in rep.planes:
+            values = record_values(plane)
+            row = self.conn.execute(sa.select(t).where(t.c.study_id == study.id, t.c.plane == plane.plane)
+                                    ).mappings().first()
+            if row is None:
+                self.conn.execute(t.insert().values(study_id=study.id, **values))
+                continue
+            totals = [k for k in values if k.endswith(("_gym2", "_gy", "_s", "_mgy")) or k == "n_frames"]
+            if new_uids >= old:
+                update = {k: values[k] for k in totals}
+            elif not (new_uids & old):
+                update = {k: (row[k] or 0) + values[k] if values[k] is not None else row[k] for k in totals}
+            else:
+                continue
+            self.conn.execute(t.update().where(t.c.id == row["id"]).values(**update))
+
+    # ---- flush --------------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        for name, rows in self._events.items():
+            if rows:
+                self.conn.execute(table(name).insert(), rows)
+        if self._sources:
+            self.conn.execute(table("source_object").insert(), self._sources)
+        touched = [{"sid": s.id, "n": s.n_events} for s in self._studies.values() if s.touched]
+        if touched:
+            st = table("study")
+            self.conn.execute(st.update().where(st.c.id == sa.bindparam("sid")).values(n_events=sa.bindparam("n")),
+                              touched)
