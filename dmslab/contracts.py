@@ -86,6 +86,7 @@ def _problem(col: Column, value: Any) -> str | None:
     if not isinstance(value, _TYPES[col.type]) or (col.type != "bool" and isinstance(value, bool)):
         return f"type {type(value).__name__}, expected {col.type}"
     if col.type in ("float", "int"):
+        assert isinstance(value, (int, float))
         if isinstance(value, float) and not math.isfinite(value):
             return "not a finite number"
         unit = f" {col.unit}" if col.unit else ""

@@ -99,7 +99,6 @@ def test_rdsr_values_match_expected(expected, corpus, pseudo, capsys):
 
 def test_corpus_rejections_say_why(corpus, pseudo):
     assert parse_file(corpus / "openrem" / "ESR_non-dose.dcm", pseudo).reason == "not_a_dose_report"
-    assert parse_file(corpus / "openrem" / "NM-RRDSR-Siemens.dcm", pseudo).reason == "unsupported_template"
 
 
 @pytest.mark.parametrize(("files", "events", "total_dlp"), [

@@ -100,20 +100,22 @@ def parse_file(path: str | os.PathLike[str], pseudonymise: Pseudonymiser) -> Out
         return Outcome(str(p), w.digest, reason=w.error.reason, detail=w.error.detail)
     except OSError as exc:
         return Outcome(str(p), None, reason="corrupt", detail=f"cannot read file: {exc}")
-    ids = {
-        "sop_instance_uid": str(ds.get("SOPInstanceUID", "")) or None,
-        "sop_class_uid": str(ds.get("SOPClassUID", "")) or None,
-        "study_uid": str(ds.get("StudyInstanceUID", "")) or None,
-    }
+    sop = str(ds.get("SOPInstanceUID", "")) or None
+    sop_class = str(ds.get("SOPClassUID", "")) or None
+    study = str(ds.get("StudyInstanceUID", "")) or None
+    ids = {"sop_instance_uid": sop, "sop_class_uid": sop_class, "study_uid": study}
     source = SourceRecord(sha256=digest, path=str(p), **ids)
     try:
         report = find_importer(ds).ingest(ds, pseudonymise=pseudonymise, source=source)
     except IngestError as exc:
-        return Outcome(str(p), digest, reason=exc.reason, detail=exc.detail, **ids)
+        return Outcome(str(p), digest, reason=exc.reason, detail=exc.detail, sop_instance_uid=sop,
+                       sop_class_uid=sop_class, study_uid=study)
     except Exception as exc:  # a parser bug on one odd file must not stop a folder ingest
         logger.exception("unexpected error parsing %s", p)
-        return Outcome(str(p), digest, reason="corrupt", detail=f"unexpected {type(exc).__name__}: {exc}", **ids)
-    return Outcome(str(p), digest, report=report, parse_s=time.perf_counter() - t0, **ids)
+        return Outcome(str(p), digest, reason="corrupt", detail=f"unexpected {type(exc).__name__}: {exc}",
+                       sop_instance_uid=sop, sop_class_uid=sop_class, study_uid=study)
+    return Outcome(str(p), digest, report=report, parse_s=time.perf_counter() - t0, sop_instance_uid=sop,
+                   sop_class_uid=sop_class, study_uid=study)
 
 
 _WORKER_PSEUDO: Pseudonymiser | None = None

@@ -25,7 +25,10 @@ logger = logging.getLogger(__name__)
 class Importer(Protocol):
     """What an importer offers: a name, a cheap test, and the parse itself."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Short stable name, recorded in ``source_object.importer``."""
+        ...
 
     def can_ingest(self, ds: Dataset) -> bool:
         """True when this importer reads ``ds`` (must be cheap: header only)."""

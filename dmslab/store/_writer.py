@@ -40,6 +40,13 @@ class Rejection:
     study_uid: str | None = None
 
 
+def _event_uids(rep: DoseReport) -> set[str]:
+    uids = {e.event_uid for e in rep.ct_events}
+    uids.update(e.event_uid for e in rep.proj_events)
+    uids.update(e.event_uid for e in rep.nm_events)
+    return uids
+
+
 @dataclass(slots=True)
 class _Study:
     id: int
@@ -78,9 +85,9 @@ class BatchWriter:
 
     # ---- prefetch -----------------------------------------------------------------------------------
     def _in_chunks(self, column: sa.ColumnElement[Any], values: Iterable[Any],
-                   select: sa.Select[Any]) -> list[sa.Row[Any]]:
+                   select: sa.Select[Any]) -> list[Any]:
         vals = sorted({v for v in values if v is not None})
-        rows: list[sa.Row[Any]] = []
+        rows: list[Any] = []
         for i in range(0, len(vals), _CHUNK):
             rows.extend(self.conn.execute(select.where(column.in_(vals[i:i + _CHUNK]))))
         return rows
@@ -88,11 +95,11 @@ class BatchWriter:
     def _prefetch(self, reports: list[DoseReport]) -> None:
         so, pt, st = table("source_object"), table("patient"), table("study")
         ingested = sa.select(so.c.sop_instance_uid, so.c.study_id).where(so.c.status == "ingested")
-        for sop, sid in self._in_chunks(so.c.sop_instance_uid, (r.source.sop_instance_uid for r in reports), ingested):
-            self._ingested_sops[sop] = sid
-        for key, pid in self._in_chunks(pt.c.patient_key, (r.patient.patient_key for r in reports if r.patient),
-                                        sa.select(pt.c.patient_key, pt.c.id)):
-            self._patients[key] = pid
+        for row in self._in_chunks(so.c.sop_instance_uid, (r.source.sop_instance_uid for r in reports), ingested):
+            self._ingested_sops[row[0]] = row[1]
+        for row in self._in_chunks(pt.c.patient_key, (r.patient.patient_key for r in reports if r.patient),
+                                   sa.select(pt.c.patient_key, pt.c.id)):
+            self._patients[row[0]] = row[1]
         found = self._in_chunks(st.c.study_uid, (r.study.study_uid for r in reports), sa.select(st))
         for row in found:
             m = dict(row._mapping)
@@ -165,9 +172,9 @@ class BatchWriter:
                         if r.patient is not None and r.patient.patient_key not in self._patients}
         if new_patients:
             pt = table("patient")
-            rows = self.conn.execute(pt.insert().returning(pt.c.patient_key, pt.c.id, sort_by_parameter_order=True),
-                                     list(new_patients.values()))
-            self._patients.update({k: int(i) for k, i in rows})
+            created = self.conn.execute(pt.insert().returning(pt.c.patient_key, pt.c.id, sort_by_parameter_order=True),
+                                        list(new_patients.values()))
+            self._patients.update({row[0]: int(row[1]) for row in created})
         first: dict[tuple[str, str], DoseReport] = {}
         for r in fresh:
             first.setdefault((r.study.study_uid, r.study.modality), r)
@@ -187,7 +194,7 @@ class BatchWriter:
         if study.first_pending:  # this report created the study in _create
             study.first_pending = False
             return study
-        new_uids = {e.event_uid for e in (*rep.ct_events, *rep.proj_events, *rep.nm_events)}
+        new_uids = _event_uids(rep)
         self._merge(study, record_values(rep.study), new_uids, rep)
         return study
 
@@ -212,8 +219,9 @@ class BatchWriter:
     def _add_events(self, study: _Study, rep: DoseReport) -> int:
         added = 0
         first = study.new and not study.events
-        for name, events in (("ct_event", rep.ct_events), ("proj_event", rep.proj_events),
-                             ("nm_event", rep.nm_events)):
+        groups: tuple[tuple[str, Sequence[Any]], ...] = (
+            ("ct_event", rep.ct_events), ("proj_event", rep.proj_events), ("nm_event", rep.nm_events))
+        for name, events in groups:
             for e in events:
                 if e.event_uid in study.events:
                     continue

@@ -25,7 +25,7 @@ _KEY_COLUMNS = {"study_uid", "event_uid", "patient_key", "accession_key", "sop_i
                 "device_observer_uid", "status", "reason", "modality", "plane"}
 
 
-def _columns(name: str) -> list[sa.Column]:  # type: ignore[type-arg]
+def _columns(name: str) -> list[sa.Column]:
     cols = []
     for c in load_contract(name).columns:
         typ = sa.String(128) if c.name in _KEY_COLUMNS else _SQL_TYPES[c.type]()
@@ -34,7 +34,7 @@ def _columns(name: str) -> list[sa.Column]:  # type: ignore[type-arg]
     return cols
 
 
-def _fk(target: str, *, nullable: bool = False, index: bool = True) -> sa.Column:  # type: ignore[type-arg]
+def _fk(target: str, *, nullable: bool = False, index: bool = True) -> sa.Column:
     return sa.Column(f"{target}_id", sa.Integer, sa.ForeignKey(f"{target}.id", ondelete="CASCADE"),
                      nullable=nullable, index=index)
 

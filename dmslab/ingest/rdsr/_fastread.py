@@ -128,7 +128,7 @@ class _Builder:
         try:
             s = raw.decode("ascii")
         except UnicodeDecodeError:
-            s = decode_bytes(raw, self.encodings, {"^", "="} if pn else set())
+            s = decode_bytes(raw, self.encodings, {0x5E, 0x3D} if pn else set())
         s = s.strip(" \x00").strip()
         return s
 
@@ -231,7 +231,7 @@ def read_sr(data: bytes) -> Dataset | None:
     except (_Unsupported, UnicodeDecodeError, ValueError) as exc:
         logger.debug("lean SR reader fell back to pydicom: %s", exc)
         return None
-    ds = Dataset(elements)
+    ds = Dataset({Tag(k): v for k, v in elements.items()})
     ds.file_meta = meta
     ds.set_original_encoding(implicit, True, None)
     charset = elements.get(_CHARSET)

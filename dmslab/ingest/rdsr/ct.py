@@ -40,7 +40,10 @@ def _sources(ex: Extractor, event: Item) -> None:
     """X-ray source parameters (113831), one container per tube: kVp of the first, mean mA, max of max mA."""
     params = event.child(c.CT_ACQUISITION_PARAMETERS)
     containers = params.children_of(c.CT_SOURCE_PARAMETERS) if params else []
-    kvps, mas, maxes, rot = [], [], [], []
+    kvps: list[float] = []
+    mas: list[float] = []
+    maxes: list[float] = []
+    rot: list[float] = []
     for src in containers:
         for code, field, quantity, bucket in (
             (c.KVP, "kvp", "voltage_kv", kvps),
@@ -69,7 +72,8 @@ def _event(event: Item, i: int) -> CtEventRecord:
     if not uid:
         raise IngestError("missing_required_concept", f"CT Acquisition event[{i}] has no Irradiation Event UID (113769)")
     ex.take(idx, _EVENT_NUMS)
-    dw = ex.num((idx.get(c.WATER_EQUIVALENT_DIAMETER) or [None])[0], "dw_cm", "length_mm")
+    dw_items = idx.get(c.WATER_EQUIVALENT_DIAMETER)
+    dw = ex.num(dw_items[0] if dw_items else None, "dw_cm", "length_mm")
     if dw is not None:
         ex.values["dw_cm"] = dw / 10.0
     _sources(ex, event)

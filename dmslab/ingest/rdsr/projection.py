@@ -84,8 +84,8 @@ def _filters(ex: Extractor, event: Item) -> None:
         mat = idx.get(c.FILTER_MATERIAL)
         if mat and mat[0].meaning:
             materials.append(mat[0].meaning)
-        t = ex.num((idx.get(c.FILTER_THICKNESS_MAX) or idx.get(c.FILTER_THICKNESS_MIN) or [None])[0],
-                   "filter_thickness_mm", "length_mm")
+        found_t = idx.get(c.FILTER_THICKNESS_MAX) or idx.get(c.FILTER_THICKNESS_MIN)
+        t = ex.num(found_t[0] if found_t else None, "filter_thickness_mm", "length_mm")
         if t is not None:
             thickness += t
             found = True
