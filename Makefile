@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 env: $(STAMP)
 
 demo: env
-	$(BIN)/dmslab demo --home demo-data
+	$(BIN)/dmslab --home demo-data demo
 
 test: env
 	$(BIN)/python -m pytest

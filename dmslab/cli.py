@@ -95,20 +95,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _cmd_audit(args)
 
 
+def _global_options(p: argparse.ArgumentParser, default: object) -> None:
+    p.add_argument("-v", "--verbose", action="count", default=0 if default is None else default,
+                   help="log to stderr (-v info, -vv debug)")
+    p.add_argument("--home", default=default, help="dmslab home folder (default $DMSLAB_HOME or ~/.dmslab)")
+    p.add_argument("--database-url", default=default, help="SQLAlchemy URL (default SQLite file in the home folder)")
+    p.add_argument("-q", "--quiet", action="store_true", default=False if default is None else default,
+                   help="no progress bars")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dmslab", description="Radiation dose management: ingest, store, audit.")
     p.add_argument("--version", action="version", version=f"dmslab {dmslab.__version__}")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="log to stderr (-v info, -vv debug)")
-    p.add_argument("--home", help="dmslab home folder (default $DMSLAB_HOME or ~/.dmslab)")
-    p.add_argument("--database-url", help="SQLAlchemy URL (default SQLite file in the home folder)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _global_options(p, None)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)  # the same options also after the subcommand
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("init", help="create the pseudonymisation key and the database").set_defaults(func=_cmd_init)
-    ing = sub.add_parser("ingest", help="ingest DICOM files or folders (recursive)")
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, parents=[common])
+
+    add("init", "create the pseudonymisation key and the database").set_defaults(func=_cmd_init)
+    ing = add("ingest", "ingest DICOM files or folders (recursive)")
     ing.add_argument("paths", nargs="+")
     ing.add_argument("--workers", type=int, help="parser processes (default: CPUs)")
     ing.set_defaults(func=_cmd_ingest)
-    syn = sub.add_parser("synth", help="write a synthetic department of RDSRs with ground truth")
+    syn = add("synth", "write a synthetic department of RDSRs with ground truth")
     syn.add_argument("out")
     syn.add_argument("--months", type=int, default=3)
     syn.add_argument("--seed", type=int, default=20260105)
@@ -118,10 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     syn.add_argument("--rf-rooms", type=int, default=1)
     syn.add_argument("--studies-per-day", type=float, default=6.0, help="CT studies per room per working day")
     syn.set_defaults(func=_cmd_synth)
-    aud = sub.add_parser("audit", help="CT DRL audit table")
+    aud = add("audit", "CT DRL audit table")
     aud.add_argument("--min-studies", type=int, default=1)
     aud.set_defaults(func=_cmd_audit)
-    demo = sub.add_parser("demo", help="synthesise a department, ingest it into SQLite and print the audit")
+    demo = add("demo", "synthesise a department, ingest it into SQLite and print the audit")
     demo.add_argument("--months", type=int, default=3)
     demo.add_argument("--ct-rooms", type=int, default=2)
     demo.add_argument("--dx-rooms", type=int, default=1)

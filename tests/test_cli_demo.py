@@ -22,6 +22,12 @@ def test_demo_command_prints_the_audit(tmp_path, capsys):
     assert (tmp_path / "demo" / "dmslab.sqlite").exists()
 
 
+def test_global_options_work_after_the_subcommand(tmp_path, capsys):
+    rc = main(["init", "--home", str(tmp_path / "h"), "-q"])
+    assert rc == 0
+    assert (tmp_path / "h" / "pseudonym.key").exists() and (tmp_path / "h" / "dmslab.sqlite").exists()
+
+
 def test_ingest_of_missing_path_is_a_clear_error(tmp_path, capsys):
     main(["-q", "--home", str(tmp_path), "init"])
     rc = main(["-q", "--home", str(tmp_path), "ingest", str(tmp_path / "nope")])
