@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +54,15 @@ def test_audit_medians_match_ground_truth(department, settings):
         assert row.examination == map_ct_protocol(row.protocol)
     head = audit[audit["protocol"] == "CT Head Routine"]
     assert (head["drl_dlp_mgycm"] == 790).all() and (head["drl_ctdivol_mgy"] == 47).all()
+
+
+def test_makefile_demo_recipe_parses(tmp_path, capsys, monkeypatch):
+    """The exact `make demo` command line is accepted (small department, home moved to tmp)."""
+    root = Path(__file__).resolve().parents[1]
+    recipe = next(line.strip() for line in (root / "Makefile").read_text().splitlines()
+                  if line.strip().startswith("$(BIN)/dmslab") and " demo" in line)
+    argv = recipe.split()[1:]
+    argv = [str(tmp_path / "d") if a == "demo-data" else a for a in argv]
+    rc = main(["-q", *argv, "--months", "1", "--studies-per-day", "1"])
+    assert rc == 0
+    assert "CT audit" in capsys.readouterr().out
