@@ -31,6 +31,7 @@ def _srt_to_sct() -> dict[str, str]:
     return dict(mapping["SRT"])
 
 
+#: Scheme designator variants (data/vendor_quirks.csv: snomed-scheme-alias, unit-scheme-ucm).
 _SCHEME_ALIASES = {"SNM3": "SRT", "99SDM": "SRT", "UCM": "UCUM"}
 
 

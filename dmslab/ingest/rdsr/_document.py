@@ -15,6 +15,7 @@ from dmslab.ingest.rdsr._tree import Item, concept_of, read_tree
 from dmslab.ingest.rdsr.ct import ct_accumulated, ct_events
 from dmslab.ingest.rdsr.projection import planes, proj_events
 from dmslab.pseudonym import Pseudonymiser
+from dmslab.quirks import note
 from dmslab.records import DoseReport, PlaneRecord, ProjEventRecord, SourceRecord, StudyRecord
 
 __all__ = ["SR_SOP_CLASSES", "parse_xray_rdsr", "is_xray_dose_report"]
@@ -61,7 +62,7 @@ def _template(ds: Dataset, root: Item) -> str:
     if tid:
         raise IngestError("unsupported_template", f"TID {tid} is not an X-ray dose template (10001/10011)")
     logger.debug("no template identifier; inferred TID %s from content", inferred)
-    return inferred
+    return inferred + "?"
 
 
 def _projection_modality(root: Item, events: tuple[ProjEventRecord, ...], acc: tuple[PlaneRecord, ...]) -> str:
@@ -86,8 +87,9 @@ def _sum(values: list[float | None]) -> float | None:
 
 
 def _study(ds: Dataset, root: Item, pseudonymise: Pseudonymiser, modality: str,
-           acc: tuple[PlaneRecord, ...]) -> StudyRecord:
+           acc: tuple[PlaneRecord, ...], fixes: tuple[str, ...] = ()) -> StudyRecord:
     ex = Extractor("study", "study")
+    ex.fixes.extend(fixes)
     when = parse_da_tm(header_text(ds, "StudyDate"), header_text(ds, "StudyTime"))
     if when is None:
         start = root.child(c.START_OF_IRRADIATION)
@@ -147,17 +149,20 @@ def parse_xray_rdsr(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceR
         raise IngestError("missing_required_concept", "no Study Instance UID")
     root = read_tree(ds)
     tid = _template(ds, root)
+    fixes: tuple[str, ...] = ()
+    if tid.endswith("?"):  # inferred from content
+        tid, fixes = tid[:-1], (note("no-template-identifier"),)
     patient, _ = patient_from(ds, pseudonymise)
     equipment = equipment_from(ds, _observer(root))
     if tid == "10011":
         events = ct_events(root)
-        study = _study(ds, root, pseudonymise, "CT", ())
+        study = _study(ds, root, pseudonymise, "CT", (), fixes)
         return DoseReport(source=_with(source, tid, ds), equipment=equipment, patient=patient, study=study,
                           ct_events=events)
     pevents = proj_events(root)
     acc = planes(root)
     modality = _projection_modality(root, pevents, acc)
-    study = _study(ds, root, pseudonymise, modality, acc)
+    study = _study(ds, root, pseudonymise, modality, acc, fixes)
     return DoseReport(source=_with(source, tid, ds), equipment=equipment, patient=patient, study=study,
                       proj_events=pevents, planes=acc)
 

@@ -6,10 +6,11 @@ import logging
 from statistics import fmean
 from typing import Any
 
-from dmslab.codes import CodeKey, label_for
+from dmslab.codes import EXPOSURE_TIME_RETIRED, CodeKey, label_for
 from dmslab.contracts import check_values
 from dmslab.errors import UnknownUnitError, VendorQuirkWarning, warn_and_log
 from dmslab.ingest.rdsr._tree import Item
+from dmslab.quirks import note
 from dmslab.units import convert
 
 __all__ = ["Extractor", "NumSpec"]
@@ -50,17 +51,9 @@ class Extractor:
         """Convert a NUM item to ``field`` in canonical units; ``None`` when absent or empty."""
         if item is None or item.vt != "NUM":
             return None
-        numbers: tuple[float, ...] = item.value or ()
-        if item.bad_number is not None:
-            self.fixes.append(f"{field}: unreadable number {item.bad_number!r}")
-            warn_and_log(f"{self.where}.{field}: numeric text {item.bad_number!r} read as {numbers}",
-                         VendorQuirkWarning, logger=logger)
-        if not numbers:
+        value = self._number(item, field)
+        if value is None:
             return None
-        value = numbers[0]
-        if len(numbers) > 1:
-            value = fmean(numbers)
-            self.fixes.append(f"{field}: mean of {len(numbers)} values")
         try:
             conv = convert(value, item.unit, quantity)
         except UnknownUnitError:
@@ -68,12 +61,30 @@ class Extractor:
                 raise
             self.flags.append(f"{field}: unknown unit {item.unit!r}, value {value!r} not stored")
             return None
-        if conv.fixed_from is not None:
+        if conv.fixed_from == "(missing)":
+            self.fixes.append(note("unit-missing", field))
+        elif conv.fixed_from is not None:
             self.fixes.append(f"{field}: {conv.fixed_from}")
+        if item.concept == EXPOSURE_TIME_RETIRED:
+            self.fixes.append(note("retired-exposure-time", field))
         out: float = conv.value
         if field in _INT_FIELDS:
             return int(round(out))
         return out
+
+    def _number(self, item: Item, field: str) -> float | None:
+        """The item's number: the mean of a multi-value, read through vendor text where needed."""
+        numbers: tuple[float, ...] = item.value or ()
+        if item.bad_number is not None:
+            self.fixes.append(note("numeric-slash-list", f"{field} {item.bad_number!r}"))
+            warn_and_log(f"{self.where}.{field}: numeric text {item.bad_number!r} read as {numbers}",
+                         VendorQuirkWarning, logger=logger)
+        if not numbers:
+            return None
+        if len(numbers) > 1:
+            self.fixes.append(note("numeric-multi-value", f"{field} mean of {len(numbers)} values"))
+            return fmean(numbers)
+        return numbers[0]
 
     def take(self, index: dict[CodeKey, list[Item]], spec: NumSpec) -> None:
         """Fill every field of ``spec`` found in ``index`` (first item of each concept)."""

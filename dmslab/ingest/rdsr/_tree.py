@@ -116,7 +116,7 @@ def _numbers(mv: Dataset) -> tuple[tuple[float, ...], str | None]:
     if isinstance(raw, RawDataElement) or isinstance(data, bytes):
         text = data.decode("ascii", "replace") if isinstance(data, bytes) else str(data or "")
     else:
-        text = "\\".join(str(x) for x in data) if isinstance(data, (list, tuple)) else str(data if data is not None else "")
+        text = "\\".join(str(x) for x in data) if isinstance(data, (list, tuple)) else str("" if data is None else data)
     return numbers_from_text(text)
 
 

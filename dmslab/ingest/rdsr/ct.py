@@ -70,7 +70,8 @@ def _event(event: Item, i: int) -> CtEventRecord:
     uid_items = idx.get(c.IRRADIATION_EVENT_UID)
     uid = uid_items[0].value if uid_items else None
     if not uid:
-        raise IngestError("missing_required_concept", f"CT Acquisition event[{i}] has no Irradiation Event UID (113769)")
+        raise IngestError("missing_required_concept",
+                          f"CT Acquisition event[{i}] has no Irradiation Event UID (113769)")
     ex.take(idx, _EVENT_NUMS)
     dw_items = idx.get(c.WATER_EQUIVALENT_DIAMETER)
     dw = ex.num(dw_items[0] if dw_items else None, "dw_cm", "length_mm")

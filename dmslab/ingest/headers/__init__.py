@@ -1,0 +1,97 @@
+"""Dose data from image headers: CR/DX/PX, MG, CT, NM and PET images (never secondary captures, never SRs).
+
+Each image gives one study record (``source_kind="header"``) and its exposure or administration; images
+of one study merge in the store by (study UID, modality), and repeated exposures (For-Processing and
+For-Presentation copies, every slice of a CT event, every frame of a PET series) by event UID.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+
+from dmslab.ingest._header import equipment_from, header_text, patient_from
+from dmslab.ingest.headers._common import source_for, study_for
+from dmslab.ingest.headers.ct import ct_event
+from dmslab.ingest.headers.nm import nm_events
+from dmslab.ingest.headers.projection import proj_event
+from dmslab.pseudonym import Pseudonymiser
+from dmslab.records import CtEventRecord, DoseReport, NmEventRecord, ProjEventRecord, SourceRecord
+
+__all__ = ["HEADER_SOP_CLASSES", "HeaderImporter", "parse_header"]
+
+logger = logging.getLogger(__name__)
+
+_P = "1.2.840.10008.5.1.4.1.1."
+#: SOP class -> (kind of image, study modality)
+HEADER_SOP_CLASSES: dict[str, tuple[str, str]] = {
+    _P + "1": ("projection", "DX"),  # Computed Radiography
+    _P + "1.1": ("projection", "DX"),  # Digital X-Ray, For Presentation (also PX panoramic)
+    _P + "1.1.1": ("projection", "DX"),  # Digital X-Ray, For Processing
+    _P + "1.3": ("projection", "DX"),  # Digital Intra-Oral X-Ray, For Presentation
+    _P + "1.3.1": ("projection", "DX"),  # Digital Intra-Oral X-Ray, For Processing
+    _P + "1.2": ("mammography", "MG"),  # Digital Mammography, For Presentation
+    _P + "1.2.1": ("mammography", "MG"),  # Digital Mammography, For Processing
+    _P + "2": ("ct", "CT"),  # CT Image
+    _P + "2.1": ("ct", "CT"),  # Enhanced CT Image
+    _P + "20": ("nm", "NM"),  # Nuclear Medicine Image
+    _P + "128": ("nm", "NM"),  # Positron Emission Tomography Image
+}
+_AGD_SIDE = {"L": "agd_left_mgy", "R": "agd_right_mgy"}
+
+
+def _totals(event: ProjEventRecord, kind: str) -> dict[str, float]:
+    """The image's own contribution to the study totals (the store adds disjoint events up)."""
+    if kind == "mammography":
+        side = _AGD_SIDE.get(event.laterality or "")
+        return {side: event.agd_mgy} if side and event.agd_mgy is not None else {}
+    return {"total_dap_gym2": event.dap_gym2} if event.dap_gym2 is not None else {}
+
+
+def parse_header(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRecord) -> DoseReport:
+    """Read the dose data of one image header into a :class:`DoseReport`.
+
+    Raises
+    ------
+    IngestError
+        ``missing_required_concept`` without a Study Instance UID; ``not_a_dose_report`` for a CT image of a
+        secondary reconstruction; ``unknown_unit`` never (header units are defined by the standard).
+    """
+    kind, modality = HEADER_SOP_CLASSES[str(ds.get("SOPClassUID", "")).strip()]
+    patient, _ = patient_from(ds, pseudonymise)
+    proj: tuple[ProjEventRecord, ...] = ()
+    ct: tuple[CtEventRecord, ...] = ()
+    nm: tuple[NmEventRecord, ...] = ()
+    totals: dict[str, float] = {}
+    if kind in ("projection", "mammography"):
+        event = proj_event(ds, mammo=kind == "mammography")
+        proj, totals = (event,), _totals(event, kind)
+    elif kind == "ct":
+        ct = (ct_event(ds),)
+    else:
+        nm = nm_events(ds)
+        if not nm:
+            logger.debug("%s: NM/PET image without Radiopharmaceutical Information Sequence",
+                         header_text(ds, "SOPInstanceUID"))
+    study = study_for(ds, pseudonymise, modality, totals=totals)
+    logger.debug("%s: %s image header, %d events", header_text(ds, "SOPInstanceUID"), modality,
+                 len(proj) + len(ct) + len(nm))
+    return DoseReport(source=source_for(source, ds, "header"), equipment=equipment_from(ds), patient=patient,
+                      study=study, proj_events=proj, ct_events=ct, nm_events=nm)
+
+
+@dataclass(frozen=True)
+class HeaderImporter:
+    """Image objects whose header carries dose data (see :data:`HEADER_SOP_CLASSES`)."""
+
+    name: str = "header"
+
+    def can_ingest(self, ds: Dataset) -> bool:
+        """True for CR, DX, intra-oral, MG, CT, Enhanced CT, NM and PET images."""
+        return str(ds.get("SOPClassUID", "")).strip() in HEADER_SOP_CLASSES
+
+    def ingest(self, ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRecord) -> DoseReport:
+        """Parse the header; see :func:`parse_header`."""
+        return parse_header(ds, pseudonymise=pseudonymise, source=source)
