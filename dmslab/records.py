@@ -184,6 +184,8 @@ class ProjEventRecord:
     ei: float | None = None
     tei: float | None = None
     di: float | None = None
+    relative_exposure: float | None = None
+    relative_exposure_kind: str | None = None
     patient_thickness_mm: float | None = None
     comment: str | None = None
     flags: Flags = ()
@@ -232,6 +234,7 @@ class NmEventRecord:
     route: str | None = None
     volume_ml: float | None = None
     effective_dose_msv: float | None = None
+    origin: str | None = None
     comment: str | None = None
     flags: Flags = ()
     unit_fixes: Flags = ()

@@ -54,4 +54,4 @@ def test_migrations_match_the_schema(db_url):
         version = conn.execute(sa.text("select version_num from alembic_version")).scalar_one()
     store.close()
     assert diff == []
-    assert version == "0002"
+    assert version == "0003"

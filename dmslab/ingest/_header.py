@@ -74,15 +74,32 @@ def parse_da_tm(date: str | None, time: str | None) -> dt.datetime | None:
 
 
 def age_years(age: str | None, birth: dt.date | None, when: dt.datetime | None) -> float | None:
-    """Age in years from Patient's Age (``045Y``, ``006M``, ``002W``, ``010D``), else birth and study dates."""
+    """Age in years at the study.
+
+    Patient's Age in days, weeks or months (``010D``, ``002W``, ``006M``: infants) is used as given;
+    otherwise birth and study dates, when both are known and agree with a Patient's Age in years,
+    give the age to 0.01 a (more precise than ``056Y``); otherwise Patient's Age in years (dates shifted
+    by de-identification disagree with it).
+
+    >>> age_years("056Y", dt.date(1957, 11, 12), dt.datetime(2014, 9, 30))
+    56.88
+    >>> age_years("006M", dt.date(2020, 1, 1), dt.datetime(2020, 7, 1))
+    0.5
+    """
+    header: float | None = None
+    unit = ""
     if age:
         m = _AGE.match(age.strip().upper())
         if m:
             n, unit = int(m.group(1)), m.group(2)
-            return float(n) / {"Y": 1.0, "M": 12.0, "W": 52.1775, "D": 365.25}[unit]
+            header = float(n) / {"Y": 1.0, "M": 12.0, "W": 52.1775, "D": 365.25}[unit]
+    if header is not None and unit != "Y":
+        return header
     if birth and when:
-        return round((when.date() - birth).days / 365.25, 2)
-    return None
+        from_dates = round((when.date() - birth).days / 365.25, 2)
+        if header is None or 0 <= from_dates - header < 1:  # dates agree with the header's whole years
+            return from_dates
+    return header
 
 
 def _birth(ds: Dataset) -> dt.date | None:

@@ -40,6 +40,15 @@ class Rejection:
     study_uid: str | None = None
 
 
+def _same_administration(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    key_a = a.get("radionuclide_code") or (a.get("radionuclide") or "").lower()
+    key_b = b.get("radionuclide_code") or (b.get("radionuclide") or "").lower()
+    if not key_a or key_a != key_b:
+        return False
+    ta, tb = a.get("start_datetime"), b.get("start_datetime")
+    return ta is None or tb is None or abs((ta - tb).total_seconds()) <= 3600
+
+
 def _event_uids(rep: DoseReport) -> set[str]:
     uids = {e.event_uid for e in rep.ct_events}
     uids.update(e.event_uid for e in rep.proj_events)
@@ -56,6 +65,7 @@ class _Study:
     touched: bool = False
     new: bool = False
     first_pending: bool = False
+    nm_rows: list[dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -208,6 +218,8 @@ class BatchWriter:
             if k not in ADDITIVE_TOTALS and k not in ("flags", "unit_fixes") and study.row.get(k) is None \
                     and v is not None:
                 update[k] = v
+        if new.get("source_kind") == "rdsr" and study.row.get("source_kind") != "rdsr":
+            update["source_kind"] = "rdsr"  # a dose report outranks image headers for the study
         for col, extra in (("flags", flag), ("unit_fixes", None)):
             parts = [p for p in (study.row.get(col), new.get(col), extra) if p]
             update[col] = "; ".join(dict.fromkeys(parts)) or None
@@ -225,14 +237,43 @@ class BatchWriter:
             for e in events:
                 if e.event_uid in study.events:
                     continue
+                row = {"study_id": study.id, **record_values(e)}
                 study.events.add(e.event_uid)
-                self._events[name].append({"study_id": study.id, **record_values(e)})
+                if name == "nm_event" and not self._new_administration(study, row):
+                    continue
+                self._events[name].append(row)
                 added += 1
         if first and rep.planes:
             self._insert_planes(study, rep)
         study.n_events += added
         study.touched = True
         return added
+
+    def _new_administration(self, study: _Study, row: dict[str, Any]) -> bool:
+        """False when ``row`` is an administration the study already has under another UID.
+
+        An NM/PET image header and the Radiopharmaceutical RDSR describe the same administration with
+        different UIDs (and the image often with a later start time). Same radionuclide and starts within
+        60 minutes = same administration: a header copy is dropped; an RDSR replaces a header copy.
+        """
+        if study.nm_rows is None:
+            t = table("nm_event")
+            study.nm_rows = [dict(r._mapping) for r in self.conn.execute(sa.select(t).where(t.c.study_id == study.id))]
+        match = next((r for r in study.nm_rows if _same_administration(r, row)), None)
+        if match is None:
+            study.nm_rows.append(row)
+            return True
+        if row.get("origin") == "rdsr" and match.get("origin") == "header":
+            note = (f"nm: image-header administration (start {match.get('start_datetime')}) replaced by the RRDSR "
+                    f"(start {row.get('start_datetime')})")
+            update = {k: v for k, v in row.items() if k not in ("study_id", "id")}
+            update["flags"] = "; ".join(p for p in (row.get("flags"), note) if p)
+            if match.get("id") is not None:
+                t = table("nm_event")
+                self.conn.execute(t.update().where(t.c.id == match["id"]).values(**update))
+            match.update(update)  # a pending row of this batch is updated in place
+            logger.info("study %s: %s", study.id, note)
+        return False
 
     def _insert_planes(self, study: _Study, rep: DoseReport) -> None:
         self.conn.execute(table("proj_plane").insert(),

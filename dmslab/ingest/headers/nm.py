@@ -70,7 +70,7 @@ def _event(ds: Dataset, item: Dataset, i: int) -> NmEventRecord:
         uid = derived_uid(study_uid_of(ds), start_raw.split(".")[0] if start_raw else None,
                           ex.values.get("radionuclide_code") or ex.values.get("agent"), str(i))
     ex.values = {k: v for k, v in ex.values.items() if v is not None}
-    record: NmEventRecord = ex.build(NmEventRecord, event_uid=uid)
+    record: NmEventRecord = ex.build(NmEventRecord, event_uid=uid, origin="header")
     return record
 
 

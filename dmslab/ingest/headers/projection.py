@@ -109,7 +109,8 @@ def _labels(ex: Extractor, ds: Dataset) -> None:
     rel = number(ds, "RelativeXRayExposure")
     if rel is not None:
         label = q.relative_exposure_label(header_text(ds, "Manufacturer")) or "vendor-specific ()"
-        ex.values["comment"] = f"relative_exposure: {rel:g} {label}"
+        ex.values["relative_exposure"] = rel
+        ex.values["relative_exposure_kind"] = label
 
 
 def acquired_at(ds: Dataset) -> tuple[str | None, str | None]:

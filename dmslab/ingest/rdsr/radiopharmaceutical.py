@@ -93,7 +93,7 @@ def _administration(admin: Item, i: int) -> NmEventRecord:
         if items and items[0].value:
             ex.values[field] = parse_dt(items[0].value)
     ex.values = {k: v for k, v in ex.values.items() if v is not None}
-    record: NmEventRecord = ex.build(NmEventRecord, event_uid=uid)
+    record: NmEventRecord = ex.build(NmEventRecord, event_uid=uid, origin="rdsr")
     return record
 
 

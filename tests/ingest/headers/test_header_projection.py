@@ -58,7 +58,7 @@ def test_kodak_comma_filters_swapped_thickness_and_sid_in_dm(pseudo):
     assert ev.dsd_mm == pytest.approx(1150.0)
     assert "dsd_mm: dm (quirk kodak_sid_dm)" in ev.unit_fixes
     assert any("kodak_swapped_min_max" in f for f in ev.unit_fixes)
-    assert ev.comment == "relative_exposure: 1430 EI (Mbels)"
+    assert ev.relative_exposure == 1430 and ev.relative_exposure_kind == "EI (Mbels)"
 
 
 def test_siemens_filter_type_gives_material_and_thickness(pseudo):
