@@ -81,6 +81,21 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_selftest(args: argparse.Namespace) -> int:
+    from dmslab.selftest import run_selftest, write_expected_template
+
+    settings = _settings(args)
+    if args.write_template:
+        Path(args.expected).parent.mkdir(parents=True, exist_ok=True)
+        df = write_expected_template(args.dir, args.expected, settings=settings)
+        print(f"wrote {len(df)} values to {args.expected}: check each against an independent source before use")
+        return 0
+    result = run_selftest(args.dir, args.expected, settings=settings)
+    for line in result.lines():
+        print(line)
+    return 0 if result.passed else 1
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     home = Path(args.home or "demo-data")
     synth_dir = home / "synthetic-department"
@@ -133,6 +148,11 @@ def _parser() -> argparse.ArgumentParser:
     aud = add("audit", "CT DRL audit table")
     aud.add_argument("--min-studies", type=int, default=1)
     aud.set_defaults(func=_cmd_audit)
+    st = add("selftest", "acceptance test: compare what dmslab reads from a folder with expected values")
+    st.add_argument("dir")
+    st.add_argument("--expected", required=True, help="CSV/JSON with file, scope, field, value[, tolerance]")
+    st.add_argument("--write-template", action="store_true", help="write what dmslab reads now to --expected")
+    st.set_defaults(func=_cmd_selftest)
     demo = add("demo", "synthesise a department, ingest it into SQLite and print the audit")
     demo.add_argument("--months", type=int, default=3)
     demo.add_argument("--ct-rooms", type=int, default=2)

@@ -68,7 +68,7 @@ def _read(path: Path) -> tuple[pydicom.Dataset, str]:
     if _SR_CLASS_PREFIX in data[128:512]:
         lean = read_sr(data)  # None: not handled by the lean reader, pydicom reads it below
         if lean is not None:
-            return lean, digest
+            return _decoded(lean, digest), digest
     try:
         ds = pydicom.dcmread(io.BytesIO(data))
     except InvalidDicomError as exc:
@@ -80,7 +80,19 @@ def _read(path: Path) -> tuple[pydicom.Dataset, str]:
     problem = truncation(data, str(meta.get("TransferSyntaxUID", "")) if meta is not None else "1.2.840.10008.1.2")
     if problem:
         raise _WithHash(IngestError("corrupt", f"truncated or damaged DICOM file: {problem}"), digest)
-    return ds, digest
+    return _decoded(ds, digest), digest
+
+
+def _decoded(ds: pydicom.Dataset, digest: str) -> pydicom.Dataset:
+    """Decode every element now: pydicom converts lazily, so a damaged VR or value would otherwise
+    raise on first access inside a parser instead of being rejected here as ``corrupt``."""
+    try:
+        for _elem in ds.iterall():
+            pass
+    except Exception as exc:  # pydicom raises NotImplementedError (unknown VR), OSError, ValueError, ...
+        raise _WithHash(IngestError("corrupt", f"DICOM element cannot be decoded: {type(exc).__name__}: {exc}"),
+                        digest) from exc
+    return ds
 
 
 class _WithHash(Exception):

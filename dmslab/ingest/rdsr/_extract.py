@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from statistics import fmean
 from typing import Any
 
@@ -69,6 +70,9 @@ class Extractor:
             self.fixes.append(note("retired-exposure-time", field))
         out: float = conv.value
         if field in _INT_FIELDS:
+            if not math.isfinite(out):
+                self.flags.append(f"{field}={out!r}: not a finite number, not stored")
+                return None
             return int(round(out))
         return out
 

@@ -14,6 +14,7 @@ path is tested on every corpus and synthetic file.
 from __future__ import annotations
 
 import logging
+import struct
 from functools import lru_cache
 from struct import unpack_from
 from typing import Any
@@ -73,6 +74,8 @@ class _Parser:
             return tag, None, unpack_from("<L", buf, pos + 4)[0], pos + 8
         vr = buf[pos + 4:pos + 6]
         if vr in _LONG_VRS:
+            if pos + 12 > self.n:
+                raise _Unsupported(f"truncated element header at {pos}")
             return tag, vr, unpack_from("<L", buf, pos + 8)[0], pos + 12
         return tag, vr, unpack_from("<H", buf, pos + 6)[0], pos + 8
 
@@ -123,7 +126,7 @@ class _Builder:
         self.encodings = encodings
 
     def text(self, raw: bytes | None, *, pn: bool = False) -> str | None:
-        if raw is None:
+        if not isinstance(raw, bytes):  # absent, or a damaged file parsed it as a sequence
             return None
         try:
             s = raw.decode("ascii")
@@ -138,21 +141,21 @@ class _Builder:
         return code_key(self.text(item.get(_SCHEME)), value), meaning
 
     def concept(self, raw: dict[int, Any]) -> CodeKey | None:
-        seq = raw.get(_CONCEPT_NAME)
+        seq = _seq(raw.get(_CONCEPT_NAME))
         return self.code(seq[0])[0] if seq else None
 
     def item(self, raw: dict[int, Any]) -> Item:
         vt = self.text(raw.get(_VALUE_TYPE)) or ""
         it = Item(self.concept(raw), vt)
         if vt == "NUM":
-            self._num(it, raw.get(_MEASURED))
+            self._num(it, _seq(raw.get(_MEASURED)))
         elif vt == "CODE":
-            seq = raw.get(_CONCEPT_CODE)
+            seq = _seq(raw.get(_CONCEPT_CODE))
             if seq:
                 it.value, it.meaning = self.code(seq[0])
         elif vt in _TEXT_TAGS:
             it.value = self.text(raw.get(_TEXT_TAGS[vt]), pn=vt == "PNAME")
-        children = raw.get(_CONTENT_SEQ)
+        children = _seq(raw.get(_CONTENT_SEQ))
         if children:
             it.children = [self.item(c) for c in children]
         return it
@@ -163,15 +166,20 @@ class _Builder:
             return
         mv = seq[0]
         fp = mv.get(_FLOAT)
-        if fp:
+        if isinstance(fp, bytes) and fp:
             it.value = tuple(unpack_from(f"<{len(fp) // 8}d", fp))
-        elif mv.get(_NUMERIC) is not None:
+        elif isinstance(mv.get(_NUMERIC), bytes):
             it.value, it.bad_number = numbers_from_text(mv[_NUMERIC].decode("ascii", "replace"))
         else:
             it.value = ()
-        units = mv.get(_UNITS)
+        units = _seq(mv.get(_UNITS))
         if units:
             it.unit = self.text(units[0].get(_CODE_VALUE)) or None
+
+
+def _seq(value: Any) -> list[dict[int, Any]]:
+    """The items of a parsed sequence; empty when absent or when a damaged file gave the tag a non-SQ value."""
+    return value if isinstance(value, list) else []
 
 
 def _meta(data: bytes) -> tuple[FileMetaDataset, int]:
@@ -228,7 +236,7 @@ def read_sr(data: bytes) -> Dataset | None:
             return None
         p = _Parser(data, implicit)
         elements, content = _top_level(p, start)
-    except (_Unsupported, UnicodeDecodeError, ValueError) as exc:
+    except (_Unsupported, UnicodeDecodeError, ValueError, struct.error) as exc:
         logger.debug("lean SR reader fell back to pydicom: %s", exc)
         return None
     ds = Dataset({Tag(k): v for k, v in elements.items()})

@@ -90,6 +90,18 @@ def _value(ds: Dataset, tag: int) -> Any:
     return None if elem is None else elem.value
 
 
+def _items(ds: Dataset, tag: int) -> list[Dataset]:
+    """The items of sequence ``tag``; empty when absent, or when a damaged file gives the tag another VR."""
+    elem = ds.get(tag)
+    return list(elem.value) if elem is not None and elem.VR == "SQ" and elem.value else []
+
+
+def _str(ds: Dataset, tag: int) -> str | None:
+    """A single text value (``None`` when absent, multi-valued or not text)."""
+    v = _value(ds, tag)
+    return v if isinstance(v, str) else None
+
+
 def _code(seq_item: Dataset) -> tuple[CodeKey, str | None]:
     value = _value(seq_item, _CODE_VALUE) or _value(seq_item, _LONG_CODE_VALUE) or _value(seq_item, _URN_CODE_VALUE)
     return code_key(_value(seq_item, _SCHEME), value), _value(seq_item, _MEANING)
@@ -97,7 +109,7 @@ def _code(seq_item: Dataset) -> tuple[CodeKey, str | None]:
 
 def concept_of(ds: Dataset) -> CodeKey | None:
     """The concept name of a content item or document root, or ``None`` when it has none."""
-    seq = _value(ds, _CONCEPT_NAME)
+    seq = _items(ds, _CONCEPT_NAME)
     if not seq:
         return None
     return _code(seq[0])[0]
@@ -135,26 +147,26 @@ def numbers_from_text(text: str) -> tuple[tuple[float, ...], str | None]:
 
 
 def _item(ds: Dataset) -> Item:
-    vt = _value(ds, _VALUE_TYPE) or ""
+    vt = _str(ds, _VALUE_TYPE) or ""
     it = Item(concept_of(ds), vt)
     if vt == "NUM":
-        seq = _value(ds, _MEASURED_VALUE_SEQ)
+        seq = _items(ds, _MEASURED_VALUE_SEQ)
         if seq:
             mv = seq[0]
             it.value, it.bad_number = _numbers(mv)
-            units = _value(mv, _UNITS_SEQ)
+            units = _items(mv, _UNITS_SEQ)
             if units:
-                it.unit = _value(units[0], _CODE_VALUE) or None
+                it.unit = _str(units[0], _CODE_VALUE) or None
         else:
             it.value = ()
     elif vt == "CODE":
-        seq = _value(ds, _CONCEPT_CODE)
+        seq = _items(ds, _CONCEPT_CODE)
         if seq:
             it.value, it.meaning = _code(seq[0])
     elif vt in _TEXT_TAGS:
         v = _value(ds, _TEXT_TAGS[vt])
         it.value = None if v is None else str(v).strip()
-    children = _value(ds, _CONTENT_SEQ)
+    children = _items(ds, _CONTENT_SEQ)
     if children:
         it.children = [_item(c) for c in children]
     return it
