@@ -16,9 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Column", "Contract", "TABLES", "check_values", "contracts_dir", "load_contract"]
+__all__ = ["CORE_TABLES", "TABLES", "Column", "Contract", "check_values", "contracts_dir", "extra_tables",
+           "load_contract"]
 
-TABLES = ("equipment", "patient", "study", "ct_event", "proj_event", "proj_plane", "nm_event", "source_object")
+#: The core tables; further tables are any other ``data_contracts/*.toml`` (see :func:`extra_tables`).
+CORE_TABLES = ("equipment", "patient", "study", "ct_event", "proj_event", "proj_plane", "nm_event", "source_object")
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "float": (float, int),
@@ -43,11 +45,17 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Contract:
-    """A table contract: its name, what one row is, and its columns in order."""
+    """A table contract: its name, what one row is, its columns in order, and (for tables beyond the core)
+    how the store keys it: ``parents`` (tables it references by ``<parent>_id``; ``optional_parents`` may be
+    null), ``unique`` and ``indexes`` (lists of column lists)."""
 
     name: str
     one_row_per: str
     columns: tuple[Column, ...]
+    parents: tuple[str, ...] = ()
+    optional_parents: tuple[str, ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
 
     def column(self, name: str) -> Column:
         """The column called ``name`` (KeyError when there is none)."""
@@ -65,19 +73,34 @@ def contracts_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data_contracts"
 
 
+def extra_tables() -> tuple[str, ...]:
+    """Tables beyond the core ones: every other contract file, in name order."""
+    return tuple(sorted(p.stem for p in contracts_dir().glob("*.toml") if p.stem not in CORE_TABLES))
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    if name == "TABLES":  # all tables: core first, then extras
+        return CORE_TABLES + extra_tables()
+    raise AttributeError(name)
+
+
 @cache
 def load_contract(table: str) -> Contract:
     """Load and validate the contract of ``table`` (one of :data:`TABLES`)."""
-    if table not in TABLES:
-        raise ValueError(f"unknown table {table!r}; allowed: {TABLES}")
-    with open(contracts_dir() / f"{table}.toml", "rb") as fh:
+    path = contracts_dir() / f"{table}.toml"
+    if not path.is_file():
+        raise ValueError(f"unknown table {table!r}; allowed: {CORE_TABLES + extra_tables()}")
+    with open(path, "rb") as fh:
         raw = tomllib.load(fh)
     cols = []
     for name, spec in raw["columns"].items():
         if spec["type"] not in _TYPES:
             raise ValueError(f"{table}.{name}: type {spec['type']!r} not in {sorted(_TYPES)}")
         cols.append(Column(name=name, **spec))
-    return Contract(raw["table"]["name"], raw["table"]["one_row_per"], tuple(cols))
+    t = raw["table"]
+    return Contract(t["name"], t["one_row_per"], tuple(cols), tuple(t.get("parents", ())),
+                    tuple(t.get("optional_parents", ())), tuple(tuple(u) for u in t.get("unique", ())),
+                    tuple(tuple(i) for i in t.get("indexes", ())))
 
 
 def _problem(col: Column, value: Any) -> str | None:

@@ -20,7 +20,11 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return cfg
 
 
-def migrate(engine: sa.Engine, revision: str = "head") -> None:
-    """Upgrade the database at ``engine`` to ``revision`` (creates the tables on an empty database)."""
+def migrate(engine: sa.Engine, revision: str = "heads") -> None:
+    """Upgrade the database at ``engine`` to ``revision`` (creates the tables on an empty database).
+
+    The default ``heads`` applies every branch: features developed side by side add their own revision
+    on top of the same parent, and a later merge revision joins them.
+    """
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 
-from dmslab.contracts import load_contract
+from dmslab.contracts import extra_tables, load_contract
 
 __all__ = ["metadata", "table"]
 
@@ -60,7 +60,18 @@ def metadata() -> sa.MetaData:
              sa.UniqueConstraint("study_id", "event_uid", name="uq_nm_event"))
     sa.Table("source_object", md, sa.Column("id", sa.Integer, primary_key=True), _fk("study", nullable=True),
              *_columns("source_object"), sa.Index("ix_source_sop", "sop_instance_uid"))
+    for name in extra_tables():
+        _generic_table(md, name)
     return md
+
+
+def _generic_table(md: sa.MetaData, name: str) -> sa.Table:
+    """A table described entirely by its contract (parents, unique constraints and indexes included)."""
+    c = load_contract(name)
+    keys = [_fk(p) for p in c.parents] + [_fk(p, nullable=True) for p in c.optional_parents]
+    extras: list[sa.SchemaItem] = [sa.UniqueConstraint(*u, name=f"uq_{name}_{'_'.join(u)}"[:60]) for u in c.unique]
+    extras += [sa.Index(f"ix_{name}_{'_'.join(i)}"[:60], *i) for i in c.indexes]
+    return sa.Table(name, md, sa.Column("id", sa.Integer, primary_key=True), *keys, *_columns(name), *extras)
 
 
 def table(name: str) -> sa.Table:
