@@ -110,6 +110,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _cmd_audit(args)
 
 
+#: Packages that add subcommands: each has ``register(add, settings_from)`` where ``add(name, help)`` returns
+#: a subparser (with the global options) and the handler set with ``set_defaults(func=...)`` returns an exit code.
+_COMMAND_MODULES = ("dmslab.net.commands", "dmslab.analysis.commands", "dmslab.reporting.commands")
+
+
+def _register(module: str, add: object) -> None:
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module.startswith(exc.name):
+            return  # that feature is not in this version
+        raise
+    mod.register(add, _settings)
+
+
 def _global_options(p: argparse.ArgumentParser, default: object) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0 if default is None else default,
                    help="log to stderr (-v info, -vv debug)")
@@ -153,6 +170,8 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--expected", required=True, help="CSV/JSON with file, scope, field, value[, tolerance]")
     st.add_argument("--write-template", action="store_true", help="write what dmslab reads now to --expected")
     st.set_defaults(func=_cmd_selftest)
+    for module in _COMMAND_MODULES:
+        _register(module, add)
     demo = add("demo", "synthesise a department, ingest it into SQLite and print the audit")
     demo.add_argument("--months", type=int, default=3)
     demo.add_argument("--ct-rooms", type=int, default=2)
