@@ -1,0 +1,1 @@
+"""Reporting: scheduled notebook runs (papermill), HTML reports, e-mail."""
