@@ -151,6 +151,8 @@ class BatchWriter:
             self.counts["duplicate"] += 1
             return
         study = self._study(rep)
+        if rep.study.source_kind == "manual" and study.events:
+            self._correct(study, rep)
         added = self._add_events(study, rep)
         self._source(rep, study_id=study.id, status="ingested", n_events=rep.n_events)
         if sop is not None:
@@ -204,6 +206,8 @@ class BatchWriter:
         if study.first_pending:  # this report created the study in _create
             study.first_pending = False
             return study
+        if rep.study.source_kind == "manual":  # corrections: see _correct, no merging of totals
+            return study
         new_uids = _event_uids(rep)
         self._merge(study, record_values(rep.study), new_uids, rep)
         return study
@@ -248,6 +252,32 @@ class BatchWriter:
         study.n_events += added
         study.touched = True
         return added
+
+    def _correct(self, study: _Study, rep: DoseReport) -> None:
+        """A manual report corrects the events it names: given values overwrite, review flags on them go.
+
+        Events the study does not have yet are added by :meth:`_add_events` as usual. Who entered the values
+        and why stays in the event's ``comment``.
+        """
+        t = table("ct_event")
+        for e in rep.ct_events:
+            if e.event_uid not in study.events:
+                continue
+            values = {k: v for k, v in record_values(e).items()
+                      if v is not None and k not in ("event_uid", "flags", "unit_fixes")}
+            row = self.conn.execute(sa.select(t.c.id, t.c.flags).where(
+                t.c.study_id == study.id, t.c.event_uid == e.event_uid)).first()
+            if row is None:  # added earlier in this same batch: not yet in the database
+                continue
+            kept = [f for f in (row.flags or "").split("; ")
+                    if f and not any(f.startswith(f"ocr_review: {k}") for k in values)]
+            self.conn.execute(t.update().where(t.c.id == row.id).values(**values, flags="; ".join(kept) or None))
+        if rep.study.total_dlp_mgycm is not None:
+            st = table("study")
+            kept = [f for f in (study.row.get("flags") or "").split("; ") if f and not f.startswith("ocr_review")]
+            update = {"total_dlp_mgycm": rep.study.total_dlp_mgycm, "flags": "; ".join(kept) or None}
+            study.row.update(update)
+            self.conn.execute(st.update().where(st.c.id == study.id).values(**update))
 
     def _new_administration(self, study: _Study, row: dict[str, Any]) -> bool:
         """False when ``row`` is an administration the study already has under another UID.
