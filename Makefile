@@ -26,7 +26,7 @@ lint: env
 	$(BIN)/lint-imports
 
 bench: env
-	$(BIN)/python bench/bench_ingest.py
+	for f in bench/bench_*.py; do echo "### $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf demo-data bench-data .pytest_cache .mypy_cache .ruff_cache
