@@ -105,7 +105,9 @@ def _otsu(arr: np.ndarray) -> int:
     w0, w1 = cum, total - cum
     with np.errstate(divide="ignore", invalid="ignore"):
         between = (cum_mean[-1] * w0 / total - cum_mean) ** 2 / (w0 * w1 / total)
-    return int(np.nanargmax(between))
+    if not np.isfinite(between).any():  # a blank page: any threshold will do
+        return 127
+    return int(np.nanargmax(np.where(np.isfinite(between), between, -1.0)))
 
 
 def prepare(grey: np.ndarray, *, target_width: int, binarize: bool) -> Any:

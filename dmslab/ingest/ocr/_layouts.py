@@ -81,7 +81,7 @@ LAYOUTS: dict[str, Layout] = {
                    + _cell(r"(?P<ctdi>\d{1,4}\.\d{2})") + " " + _cell(r"(?P<dlp>\d{1,5}\.\d{2})") + " "
                    + _cell(r"(?P<ph>\S+) (?P<phcm>16|32)", r"\S+(?: \S+)?") + "$"),
         re.compile(r"Total Exam \S{3,4}:? ?(?P<total>\d{1,6}\.\d{2})$"),
-        re.compile(r"\bSeries\b.*\bType\b"),
+        re.compile(r"\b(?:Series|Type)\b.*\b(?:Scan|Range|Phantom)\b"),
     ),
     "siemens": Layout(
         "siemens", ("patient protocol",), ("SIEMENS",),
@@ -91,7 +91,7 @@ LAYOUTS: dict[str, Layout] = {
                    + _cell(r"(?P<ctdi>\d{1,4}\.\d{2}) ?(?P<ph>[LS5|I1])?", r"\S+(?: [LS])?") + " "
                    + _cell(r"(?P<dlp>\d{1,5}\.\d)") + "$"),
         re.compile(r"Total \S{3} (?P<mas>\d{1,6}) Total \S{3} (?P<total>\d{1,6}\.\d) \S+$"),
-        re.compile(r"\bScan\b.*\bRange\b"),
+        re.compile(r"\bScan\b.*\b(?:Range|CTDI\w*|DLP)\b"),
     ),
     "toshiba": Layout(
         "toshiba", ("dose summary",), ("TOSHIBA", "CANON"),
@@ -101,7 +101,7 @@ LAYOUTS: dict[str, Layout] = {
                    + _cell(r"(?P<ctdi>\d{1,4}\.\d)") + " " + _cell(r"(?P<dlp>\d{1,5}\.\d{2})") + " "
                    + _cell(r"(?P<ph>\S+)") + "$"),
         re.compile(r"Total \S{3} ?: ?(?P<mas>\d{1,6}) Total \S{3} ?: ?(?P<total>\d{1,6}\.\d{2}) \S+$"),
-        re.compile(r"\bNo\.? .*\bScan\b"),
+        re.compile(r"\b(?:No|Scan)\b.*\b(?:Range|Phantom)\b"),
     ),
 }
 

@@ -52,7 +52,8 @@ _NUMS = {
 
 def is_philips_dose_info(ds: Dataset) -> bool:
     """True for a Philips CT "Dose Info" SC: SC SOP class, Philips, "Dose Info" series, Exposure Dose Sequence."""
-    if str(ds.get("SOPClassUID", "")) != SC_SOP_CLASS or "PHILIPS" not in (header_text(ds, "Manufacturer") or "").upper():
+    manufacturer = (header_text(ds, "Manufacturer") or "").upper()
+    if str(ds.get("SOPClassUID", "")) != SC_SOP_CLASS or "PHILIPS" not in manufacturer:
         return False
     described = "DOSE INFO" in (header_text(ds, "SeriesDescription") or "").upper()
     typed = "DOSE_INFO" in (header_text(ds, "ImageType") or "").upper()

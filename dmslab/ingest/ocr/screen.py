@@ -27,7 +27,7 @@ from dmslab.errors import IngestError
 from dmslab.ingest._header import equipment_from, header_text
 from dmslab.ingest.ocr._common import event_uid, study_record
 from dmslab.ingest.ocr._engine import Line, ocr_lines, pixels_to_grey, prepare, require_tesseract
-from dmslab.ingest.ocr._layouts import LAYOUTS, Reading, RowReading, ScreenReading, detect_vendor, read_layout, type_of
+from dmslab.ingest.ocr._layouts import LAYOUTS, RowReading, ScreenReading, detect_vendor, read_layout, type_of
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import CtEventRecord, DoseReport, SourceRecord
 from dmslab.units import convert
@@ -147,7 +147,14 @@ def _pair_rows(readings: tuple[ScreenReading, ...]) -> list[tuple[RowReading | N
     for r in a:
         pairs.append((r, key_b.pop(r.fields["series"].text, None) if "series" in r.fields else None))
     pairs.extend((None, r) for r in key_b.values())
-    return pairs
+
+    def order(pair: tuple[RowReading | None, RowReading | None]) -> tuple[int, int]:
+        row = pair[0] if pair[0] is not None else pair[1]
+        assert row is not None
+        series = row.fields.get("series")
+        return (int(series.text) if series is not None else 10**6, row.index)
+
+    return sorted(pairs, key=order)
 
 
 def _consistent(values: dict[str, Any]) -> bool:
@@ -186,7 +193,8 @@ def _row_values(pair: tuple[RowReading | None, RowReading | None], vendor: str,
         flags.append(f"ocr_review: DLP {values['dlp_mgycm']} / CTDIvol {values['ctdivol_mgy']} does not fit scan "
                      f"length {values['scan_length_mm']} mm; values not stored")
         values.update(ctdivol_mgy=None, dlp_mgycm=None, scan_length_mm=None)
-    key = str(series) if series is not None else f"row{(ra or rb).index if (ra or rb) else 0}"
+    first = ra if ra is not None else rb
+    key = str(series) if series is not None else f"row{first.index if first is not None else 0}"
     return values, flags, key
 
 
@@ -214,7 +222,8 @@ def _total(readings: tuple[ScreenReading, ...], dlps: list[float | None],
     if any(d is None for d in dlps):
         flags.append("ocr_review: total DLP not checked against the rows (some row DLPs not read)")
         return total, flags, False
-    text = (ta or tb).text if (ta or tb) else ""
+    read = ta if ta is not None else tb
+    text = read.text if read is not None else ""
     decimals = len(text.partition(".")[2])
     tolerance = 0.5 * 10.0 ** -decimals * (len(dlps) + 1) + 1e-9
     row_sum = sum(d for d in dlps if d is not None)
