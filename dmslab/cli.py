@@ -81,6 +81,19 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_correct(args: argparse.Namespace) -> int:
+    from dmslab.ingest.manual import read_manual_csv
+    from dmslab.store import Store
+
+    reports = list(read_manual_csv(args.csv))
+    store = Store(_settings(args).database_url)
+    summary = store.write(reports)
+    store.close()
+    print(f"{len(reports)} study report(s) from {args.csv}: {summary.ingested} written, {summary.new_events} new "
+          "event(s); events already stored were corrected with the values given")
+    return 0
+
+
 def _cmd_selftest(args: argparse.Namespace) -> int:
     from dmslab.selftest import run_selftest, write_expected_template
 
@@ -165,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
     aud = add("audit", "CT DRL audit table")
     aud.add_argument("--min-studies", type=int, default=1)
     aud.set_defaults(func=_cmd_audit)
+    cor = add("correct", "enter or correct dose values from a CSV (manual entry, OCR review)")
+    cor.add_argument("csv")
+    cor.set_defaults(func=_cmd_correct)
     st = add("selftest", "acceptance test: compare what dmslab reads from a folder with expected values")
     st.add_argument("dir")
     st.add_argument("--expected", required=True, help="CSV/JSON with file, scope, field, value[, tolerance]")

@@ -36,3 +36,20 @@ def test_manual_values_overwrite_and_clear_review_flags(department, settings):
     assert st["total_dlp_mgycm"].iloc[0] == pytest.approx(study.total_dlp_mgycm)
     assert st["source_kind"].iloc[0] == "rdsr"
     store.close()
+
+
+def test_correct_command(department, settings, tmp_path, capsys):
+    from dmslab.cli import main
+
+    root, truth = department
+    study = next(s for s in truth.studies if s.modality == "CT" and len(s.files) == 1)
+    ingest_paths([root / study.files[0]], settings)
+    target = study.events[-1].event_uid
+    csv_path = tmp_path / "fix.csv"
+    csv_path.write_text(f"study_uid,event_uid,dlp_mgycm,entered_by,reason\n{study.study_uid},{target},999.5,MPE,typo\n")
+    rc = main(["-q", "--home", str(settings.home), "--database-url", settings.database_url, "correct", str(csv_path)])
+    assert rc == 0 and "1 written" in capsys.readouterr().out
+    store = Store(settings.database_url)
+    ev = table("ct_event")
+    assert store.read(sa.select(ev.c.dlp_mgycm).where(ev.c.event_uid == target))["dlp_mgycm"].iloc[0] == 999.5
+    store.close()
