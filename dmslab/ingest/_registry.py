@@ -55,6 +55,7 @@ class RdsrImporter:
 #: Built-in importers after the RDSR one, in the order they are tried ("module:class").
 _BUILTINS = (
     "dmslab.ingest.rdsr.radiopharmaceutical:RrdsrImporter",
+    "dmslab.ingest.rdsr.siemens_summary:SiemensSummaryImporter",
     "dmslab.ingest.headers:HeaderImporter",
     "dmslab.ingest.ocr:OcrImporter",
 )
