@@ -115,5 +115,5 @@ def load_settings(**overrides: Any) -> Settings:
     values.setdefault("database_url", f"sqlite:///{home / 'dmslab.sqlite'}")
     values.setdefault("key_file", home / "pseudonym.key")
     values.setdefault("quarantine_dir", home / "quarantine")
-    return replace(Settings(**{k: values[k] for k in ("home", "database_url", "key_file", "quarantine_dir")}),
-                   **{k: v for k, v in values.items() if k not in ("home", "database_url", "key_file", "quarantine_dir")})
+    paths = ("home", "database_url", "key_file", "quarantine_dir")
+    return replace(Settings(**{k: values[k] for k in paths}), **{k: v for k, v in values.items() if k not in paths})

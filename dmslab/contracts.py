@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CORE_TABLES", "TABLES", "Column", "Contract", "check_values", "contracts_dir", "extra_tables",
+__all__ = ["CORE_TABLES", "Column", "Contract", "check_values", "contracts_dir", "extra_tables",
            "load_contract"]
 
 #: The core tables; further tables are any other ``data_contracts/*.toml`` (see :func:`extra_tables`).

@@ -41,7 +41,8 @@ def test_physical_quantities_carry_units(name):
 
 def test_check_values_flags_implausible_values_with_reason():
     assert check_values("ct_event", {"event_uid": "1", "ctdivol_mgy": 12.0}) == ()
-    assert check_values("ct_event", {"ctdivol_mgy": 5000.0}) == ("ctdivol_mgy=5000.0: above plausible maximum 1000 mGy",)
+    assert check_values("ct_event", {"ctdivol_mgy": 5000.0}) == (
+        "ctdivol_mgy=5000.0: above plausible maximum 1000 mGy",)
     assert check_values("proj_event", {"dap_gym2": -1e-5}) == ("dap_gym2=-1e-05: below plausible minimum 0 Gy.m2",)
     assert check_values("proj_event", {"event_uid": None}) == ("event_uid=None: required value missing",)
     assert check_values("ct_event", {"ctdivol_mgy": "12"}) == ("ctdivol_mgy='12': type str, expected float",)

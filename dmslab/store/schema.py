@@ -6,6 +6,7 @@ Wide, flat tables (one row per study, one per irradiation event) with canonical 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -69,7 +70,7 @@ def _generic_table(md: sa.MetaData, name: str) -> sa.Table:
     """A table described entirely by its contract (parents, unique constraints and indexes included)."""
     c = load_contract(name)
     keys = [_fk(p) for p in c.parents] + [_fk(p, nullable=True) for p in c.optional_parents]
-    extras: list[sa.SchemaItem] = [sa.UniqueConstraint(*u, name=f"uq_{name}_{'_'.join(u)}"[:60]) for u in c.unique]
+    extras: list[Any] = [sa.UniqueConstraint(*u, name=f"uq_{name}_{'_'.join(u)}"[:60]) for u in c.unique]
     extras += [sa.Index(f"ix_{name}_{'_'.join(i)}"[:60], *i) for i in c.indexes]
     return sa.Table(name, md, sa.Column("id", sa.Integer, primary_key=True), *keys, *_columns(name), *extras)
 

@@ -35,7 +35,8 @@ def test_synthetic_trees_identical(department):
 
 @pytest.mark.requires_corpus
 def test_corpus_trees_identical_or_fallback(corpus):
-    paths = sorted(p for p in (corpus / "openrem").glob("*.dcm") if p.read_bytes()[128:512].find(b"1.2.840.10008.5.1.4.1.1.88.") >= 0)
+    paths = sorted(p for p in (corpus / "openrem").glob("*.dcm")
+                   if p.read_bytes()[128:512].find(b"1.2.840.10008.5.1.4.1.1.88.") >= 0)
     results = {p.name: _compare(p) for p in paths}
     assert len(results) >= 30
     assert [n for n, r in results.items() if r is False] == []
