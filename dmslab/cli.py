@@ -117,10 +117,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         args.out, args.seed = str(synth_dir), 20260105
         _cmd_synth(args)
     _cmd_init(args)
-    args.paths = [str(synth_dir)]
-    _cmd_ingest(args)
+    from dmslab.net import send_and_ingest_over_dicom
+
+    # over DICOM: receiver on 127.0.0.1 (free port) -> inbox -> ingest worker; stopped once the inbox is drained
+    print("sending the department over DICOM to a receiver on 127.0.0.1 ...", flush=True)
+    summary = send_and_ingest_over_dicom(synth_dir, _settings(args))
+    for line in summary.lines():
+        print(line)
+    if summary.failed or not summary.drained:
+        print("dmslab: error: not every object was received and ingested (see above)", file=sys.stderr)
+        return 1
     print()
-    return _cmd_audit(args)
+    rc = _cmd_audit(args)
+    from dmslab.reporting import write_drl_report
+
+    settings = _settings(args)
+    print("\nwriting the DRL audit report (papermill + nbconvert)...", flush=True)
+    path = write_drl_report(settings, settings.home / "reports")
+    print(f"DRL audit report: {path.resolve()}")
+    return rc
 
 
 #: Packages that add subcommands: each has ``register(add, settings_from)`` where ``add(name, help)`` returns
@@ -188,7 +203,8 @@ def _parser() -> argparse.ArgumentParser:
     st.set_defaults(func=_cmd_selftest)
     for module in _COMMAND_MODULES:
         _register(module, add)
-    demo = add("demo", "synthesise a department, ingest it into SQLite and print the audit")
+    demo = add("demo", "synthesise a department, send it over DICOM to the receiver, ingest it into SQLite, "
+                       "print the audit, write the HTML report")
     demo.add_argument("--months", type=int, default=3)
     demo.add_argument("--ct-rooms", type=int, default=2)
     demo.add_argument("--dx-rooms", type=int, default=1)

@@ -80,7 +80,13 @@ class Inbox:
 
     def pending(self) -> list[Path]:
         """Objects waiting for ingest, oldest first."""
-        return sorted(self.pending_dir.glob("*.dcm"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+        found = []
+        for p in self.pending_dir.glob("*.dcm"):
+            try:
+                found.append((p.stat().st_mtime_ns, p.name, p))
+            except FileNotFoundError:  # taken by the worker meanwhile
+                continue
+        return [p for _t, _n, p in sorted(found)]
 
     def done(self, path: Path) -> None:
         """Remove an object that ingest has recorded (ingested, duplicate or rejected to quarantine)."""

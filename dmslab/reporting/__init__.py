@@ -1,1 +1,15 @@
-"""Reporting: scheduled notebook runs (papermill), HTML reports, e-mail."""
+"""Reporting: scheduled notebook runs (papermill), HTML reports with the code hidden, an index page, e-mail.
+
+Pipelines (``pipelines/*.yml``) say which notebook runs with which parameters, how often and who receives the
+report; :class:`Runner` executes what is due and records every run in the store's ``pipeline_run`` table.
+"""
+
+from dmslab.reporting._mail import SmtpSettings, send_report
+from dmslab.reporting._runs import PipelineRun, RunLog
+from dmslab.reporting.pipelines import Period, Pipeline, Schedule, load_pipelines
+from dmslab.reporting.report import NotebookFailed, execute_notebook, notebook_to_html, write_index
+from dmslab.reporting.runner import Runner, RunResult, write_drl_report
+
+__all__ = ["NotebookFailed", "Period", "Pipeline", "PipelineRun", "RunLog", "RunResult", "Runner", "Schedule",
+           "SmtpSettings", "execute_notebook", "load_pipelines", "notebook_to_html", "send_report", "write_drl_report",
+           "write_index"]

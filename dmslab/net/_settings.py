@@ -1,0 +1,165 @@
+"""Receiver settings: AE title, port, allow-list, inbox, TLS — validated, frozen, read once.
+
+They are not (yet) fields of :class:`dmslab.config.Settings`. Precedence: defaults < the ``[receiver]`` table of
+the dmslab TOML file (``$DMSLAB_CONFIG`` or ``<home>/dmslab.toml``) < ``DMSLAB_*`` environment variables (the
+upper-cased field name, e.g. ``DMSLAB_AE_TITLE``) < explicit keyword arguments (the CLI's flags).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from dmslab.config import Settings
+from dmslab.errors import ConfigError
+
+__all__ = ["ReceiverSettings", "load_receiver_settings"]
+
+_BOOL = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+_AFTER = ("delete", "archive")
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverSettings:
+    """Configuration of ``dmslab receive``.
+
+    Attributes
+    ----------
+    ae_title
+        Our AE title, 1-16 characters (``DMSLAB_AE_TITLE``; default ``DMSLAB``).
+    port
+        TCP port to listen on (``DMSLAB_PORT``; default 11112; 0 picks a free port).
+    bind_address
+        Address to listen on (``DMSLAB_BIND_ADDRESS``; default ``0.0.0.0``, all IPv4 interfaces).
+    allowed_aets
+        Calling AE titles allowed to associate (``DMSLAB_ALLOWED_AETS``, comma separated); empty = any (a
+        warning is logged at start).
+    inbox_dir
+        The durable inbox (``DMSLAB_INBOX_DIR``; default ``<home>/inbox``).
+    min_free_bytes
+        Refuse objects when the inbox file system has less free space than this, in bytes
+        (``DMSLAB_MIN_FREE_BYTES``; default 200 MB).
+    max_object_bytes
+        Refuse single objects larger than this, in bytes (``DMSLAB_MAX_OBJECT_BYTES``; default 512 MiB).
+    after_ingest
+        ``delete`` (default: ingest recorded the header values, pixel data are not kept) or ``archive`` (move the
+        file to ``archive_dir``) (``DMSLAB_AFTER_INGEST``).
+    archive_dir
+        Where ``archive`` keeps ingested files (``DMSLAB_ARCHIVE_DIR``; default ``<home>/archive``).
+    ingest_batch
+        Objects per ingest batch of the worker (``DMSLAB_INGEST_BATCH``; default 200).
+    poll_s
+        Seconds between inbox scans when idle (``DMSLAB_POLL_S``; default 0.5 s).
+    max_backoff_s
+        Longest wait between retries when the database is unavailable (``DMSLAB_MAX_BACKOFF_S``; default 60 s).
+    tls_cert, tls_key
+        PEM certificate chain and private key: when both are set the receiver speaks DICOM TLS only
+        (``DMSLAB_TLS_CERT``, ``DMSLAB_TLS_KEY``).
+    tls_ca
+        PEM bundle of CAs whose client certificates are required (``DMSLAB_TLS_CA``; optional, mutual TLS).
+    network_timeout_s
+        Idle seconds before an association is aborted (``DMSLAB_NETWORK_TIMEOUT_S``; default 60 s).
+    """
+
+    ae_title: str = "DMSLAB"
+    port: int = 11112
+    bind_address: str = "0.0.0.0"
+    allowed_aets: tuple[str, ...] = ()
+    inbox_dir: Path = Path("inbox")
+    min_free_bytes: int = 200 * 1024 * 1024
+    max_object_bytes: int = 512 * 1024 * 1024
+    after_ingest: str = "delete"
+    archive_dir: Path = Path("archive")
+    ingest_batch: int = 200
+    poll_s: float = 0.5
+    max_backoff_s: float = 60.0
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    network_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.ae_title.strip()) <= 16 or "\\" in self.ae_title:
+            raise ConfigError(f"ae_title must be 1-16 characters without backslash, got {self.ae_title!r}")
+        for aet in self.allowed_aets:
+            if not 1 <= len(aet) <= 16:
+                raise ConfigError(f"allowed_aets: each AE title must be 1-16 characters, got {aet!r}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0-65535, got {self.port}")
+        if self.after_ingest not in _AFTER:
+            raise ConfigError(f"after_ingest must be one of {list(_AFTER)}, got {self.after_ingest!r}")
+        if self.min_free_bytes < 0:
+            raise ConfigError(f"min_free_bytes must be >= 0, got {self.min_free_bytes}")
+        for name in ("max_object_bytes", "ingest_batch", "poll_s", "max_backoff_s", "network_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("tls_cert and tls_key must be given together (or neither)")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The server TLS context, or ``None`` when TLS is off."""
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(self.tls_cert, self.tls_key)
+        if self.tls_ca is not None:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(self.tls_ca)
+        return ctx
+
+
+def _coerce(name: str, raw: Any, kind: Any) -> Any:
+    try:
+        if name == "allowed_aets":
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(str(a).strip() for a in items if str(a).strip())
+        if kind in ("int", int):
+            return int(raw)
+        if kind in ("float", float):
+            return float(raw)
+        if name.startswith("tls_") or name.endswith("_dir"):
+            return Path(str(raw)).expanduser() if str(raw) else None
+        if kind in ("bool", bool):
+            if isinstance(raw, bool):
+                return raw
+            return _BOOL[str(raw).strip().lower()]
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ConfigError(f"receiver setting {name}: cannot use {raw!r} ({exc})") from exc
+    return str(raw)
+
+
+def load_receiver_settings(settings: Settings, **overrides: Any) -> ReceiverSettings:
+    """Read the receiver settings for the site of ``settings`` (``None`` overrides are ignored).
+
+    Raises
+    ------
+    ConfigError
+        On an unknown setting or a value that cannot be used; the message names the setting.
+    """
+    names = {f.name: f.type for f in fields(ReceiverSettings)}
+    unknown = set(overrides) - set(names)
+    if unknown:
+        raise ConfigError(f"unknown receiver setting(s) {sorted(unknown)}; allowed: {sorted(names)}")
+    values: dict[str, Any] = {}
+    cfg_file = Path(os.environ.get("DMSLAB_CONFIG", settings.home / "dmslab.toml"))
+    if cfg_file.is_file():
+        with open(cfg_file, "rb") as fh:
+            file_values = tomllib.load(fh).get("receiver", {})
+        bad = set(file_values) - set(names)
+        if bad:
+            raise ConfigError(f"{cfg_file} [receiver]: unknown setting(s) {sorted(bad)}; allowed: {sorted(names)}")
+        values.update(file_values)
+    for name in names:
+        env = os.environ.get(f"DMSLAB_{name.upper()}")
+        if env is not None:
+            values[name] = env
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    out = {k: _coerce(k, v, ReceiverSettings.__dataclass_fields__[k].default.__class__) for k, v in values.items()}
+    out.setdefault("inbox_dir", settings.home / "inbox")
+    out.setdefault("archive_dir", settings.home / "archive")
+    return ReceiverSettings(**out)

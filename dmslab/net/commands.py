@@ -1,0 +1,153 @@
+"""``dmslab receive`` and ``dmslab status`` (and the other network subcommands, listed in ``_SUBCOMMANDS``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from dmslab.config import Settings
+
+__all__ = ["register"]
+
+logger = logging.getLogger(__name__)
+
+Add = Callable[[str, str], argparse.ArgumentParser]
+SettingsFrom = Callable[[argparse.Namespace], Settings]
+
+#: ``(module, function)`` pairs; each function is called as ``function(add, settings_from)`` and adds one
+#: subcommand. Other network features add their line here.
+_SUBCOMMANDS: tuple[tuple[str, str], ...] = (
+    ("dmslab.net.commands", "add_receive_command"),
+    ("dmslab.net.commands", "add_status_command"),
+    ("dmslab.net.qr", "add_qr_command"),
+    ("dmslab.net.mpps", "add_mpps_command"),
+)
+
+
+def register(add: Add, settings_from: SettingsFrom) -> None:
+    """Add the network subcommands to the ``dmslab`` parser (called by :mod:`dmslab.cli`)."""
+    for module, function in _SUBCOMMANDS:
+        getattr(importlib.import_module(module), function)(add, settings_from)
+
+
+def _receiver_settings(args: argparse.Namespace, settings: Settings) -> Any:
+    from dmslab.net._settings import load_receiver_settings
+
+    return load_receiver_settings(
+        settings, ae_title=args.ae_title, port=args.port, bind_address=args.bind, allowed_aets=args.allow,
+        inbox_dir=args.inbox, min_free_bytes=args.min_free_bytes, after_ingest=args.after_ingest,
+        archive_dir=args.archive_dir, tls_cert=args.tls_cert, tls_key=args.tls_key, tls_ca=args.tls_ca)
+
+
+def _wait_for_signal(stop: threading.Event, tick: Callable[[], None], *, child: bool = False) -> None:
+    def _on_signal(signum: int, _frame: Any) -> None:
+        logger.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, signal.SIG_IGN if child else _on_signal)
+    while not stop.wait(1.0):
+        tick()
+
+
+def _child_of(parent_pid: int, stop: threading.Event) -> None:
+    """Worker started by a receiver: yield the CPU to its network threads, ignore Ctrl-C (the receiver stops us with
+    SIGTERM) and stop when the receiver is gone (killed), so that a restarted receiver can start its own worker."""
+    os.nice(5)
+
+    def watch() -> None:
+        while not stop.wait(0.5):
+            if os.getppid() != parent_pid:
+                logger.warning("receiver process %d is gone: stopping", parent_pid)
+                stop.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _cmd_receive(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
+    from dmslab.net.inbox import Inbox
+    from dmslab.net.scp import Receiver
+    from dmslab.net.worker import IngestWorker
+
+    settings = settings_from(args)
+    if args.workers is None:
+        settings = replace(settings, workers=1)  # one batch is parsed faster in-process than by a new pool
+    rs = _receiver_settings(args, settings)
+    logger.info("settings: %s; receiver: %s", settings.masked(), rs)
+    stop = threading.Event()
+    if args.worker_only:
+        worker = IngestWorker(Inbox(rs.inbox_dir, min_free_bytes=rs.min_free_bytes), settings, rs)
+        worker.lock()
+        if args.parent_pid:
+            _child_of(args.parent_pid, stop)
+        thread = threading.Thread(target=worker.run, args=(stop,), name="dmslab-ingest")
+        thread.start()
+        print(f"ingest worker draining {rs.inbox_dir} into {settings.masked()['database_url']}", flush=True)
+        try:
+            _wait_for_signal(stop, worker.status.flush, child=bool(args.parent_pid))
+        finally:
+            stop.set()
+            thread.join()
+            worker.close()
+        return 0
+    receiver = Receiver(settings, rs, worker="none" if args.no_worker else args.worker)
+    receiver.start()
+    print(f"dmslab receiving as {rs.ae_title} on {rs.bind_address}:{receiver.port}"
+          f"{' (TLS)' if rs.tls_cert else ''}; inbox {rs.inbox_dir}", flush=True)
+    try:
+        _wait_for_signal(stop, receiver.tick)
+    finally:
+        receiver.stop()
+    return 0
+
+
+def add_receive_command(add: Add, settings_from: SettingsFrom) -> argparse.ArgumentParser:
+    """``dmslab receive``: the Storage SCP and its ingest worker."""
+    p = add("receive", "DICOM Storage SCP: receive dose objects into the inbox and ingest them")
+    p.add_argument("--ae-title", help="our AE title (default DMSLAB)")
+    p.add_argument("--port", type=int, help="TCP port (default 11112)")
+    p.add_argument("--bind", help="listen address (default 0.0.0.0)")
+    p.add_argument("--allow", action="append", help="calling AE title allowed to connect (repeat; default: any)")
+    p.add_argument("--inbox", help="inbox folder (default <home>/inbox)")
+    p.add_argument("--min-free-bytes", type=int, help="refuse objects below this free disk space (bytes)")
+    p.add_argument("--after-ingest", choices=["delete", "archive"], help="what to do with ingested files")
+    p.add_argument("--archive-dir", help="where --after-ingest archive keeps files (default <home>/archive)")
+    p.add_argument("--tls-cert", help="PEM certificate chain: TLS only when given with --tls-key")
+    p.add_argument("--tls-key", help="PEM private key")
+    p.add_argument("--tls-ca", help="PEM CA bundle: require client certificates signed by these CAs")
+    p.add_argument("--workers", type=int, help="parser processes per ingest batch (default 1)")
+    p.add_argument("--worker", choices=["process", "thread"], default="process",
+                   help="run the ingest worker in a child process (default) or a thread of the receiver")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--no-worker", action="store_true", help="receive only; run a --worker-only process as well")
+    mode.add_argument("--worker-only", action="store_true", help="only drain the inbox into the database")
+    p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # set by a receiver for its worker
+    p.set_defaults(func=lambda args: _cmd_receive(args, settings_from))
+    return p
+
+
+def _cmd_status(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
+    from dmslab.net._settings import load_receiver_settings
+    from dmslab.net.status import status_lines
+
+    settings = settings_from(args)
+    rs = load_receiver_settings(settings, inbox_dir=args.inbox)
+    for line in status_lines(rs.inbox_dir, None if args.no_database else settings.database_url):
+        print(line)
+    return 0
+
+
+def add_status_command(add: Add, settings_from: SettingsFrom) -> argparse.ArgumentParser:
+    """``dmslab status``: inbox depth, receiver and worker status, source objects in the store."""
+    p = add("status", "receiver status: inbox depth, last received, last ingest, errors")
+    p.add_argument("--inbox", help="inbox folder (default <home>/inbox)")
+    p.add_argument("--no-database", action="store_true", help="do not query the store")
+    p.set_defaults(func=lambda args: _cmd_status(args, settings_from))
+    return p

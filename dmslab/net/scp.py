@@ -1,0 +1,348 @@
+"""The Storage SCP: an AE built from the receiver settings, a running server, and its ingest worker.
+
+>>> from dmslab.net.scp import STORAGE_CLASSES
+>>> "1.2.840.10008.5.1.4.1.1.88.67" in STORAGE_CLASSES  # X-Ray Radiation Dose SR
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom import uid as _uid
+from pynetdicom import AE, evt
+
+from dmslab.config import Settings
+from dmslab.net import handlers
+from dmslab.net._settings import ReceiverSettings
+from dmslab.net.inbox import Inbox
+from dmslab.net.status import StatusFile
+from dmslab.net.worker import IngestWorker
+
+__all__ = ["STORAGE_CLASSES", "LoopbackSummary", "Receiver", "SendResult", "build_ae", "event_handlers", "send_files",
+           "send_and_ingest_over_dicom"]
+
+logger = logging.getLogger(__name__)
+
+_UNCOMPRESSED: list[str] = [_uid.ExplicitVRLittleEndian, _uid.ImplicitVRLittleEndian,
+                            _uid.DeflatedExplicitVRLittleEndian, _uid.ExplicitVRBigEndian]
+_IMAGE_SYNTAXES: list[str] = [*_UNCOMPRESSED, _uid.JPEGBaseline8Bit, _uid.JPEGExtended12Bit, _uid.JPEGLossless,
+                              _uid.JPEGLosslessSV1, _uid.JPEGLSLossless, _uid.JPEGLSNearLossless, _uid.JPEG2000Lossless,
+                              _uid.JPEG2000, _uid.RLELossless]
+
+_SR_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.88.67": "XRayRadiationDoseSRStorage",
+    "1.2.840.10008.5.1.4.1.1.88.76": "EnhancedXRayRadiationDoseSRStorage",
+    "1.2.840.10008.5.1.4.1.1.88.68": "RadiopharmaceuticalRadiationDoseSRStorage",
+    "1.2.840.10008.5.1.4.1.1.88.73": "PatientRadiationDoseSRStorage",
+    "1.2.840.10008.5.1.4.1.1.88.22": "EnhancedSRStorage",
+    "1.2.840.10008.5.1.4.1.1.88.33": "ComprehensiveSRStorage",
+    "1.2.840.10008.5.1.4.1.1.88.34": "Comprehensive3DSRStorage",
+}
+_IMAGE_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.2": "CTImageStorage",
+    "1.2.840.10008.5.1.4.1.1.2.1": "EnhancedCTImageStorage",
+    "1.2.840.10008.5.1.4.1.1.1": "ComputedRadiographyImageStorage",
+    "1.2.840.10008.5.1.4.1.1.1.1": "DigitalXRayImageStorageForPresentation",
+    "1.2.840.10008.5.1.4.1.1.1.1.1": "DigitalXRayImageStorageForProcessing",
+    "1.2.840.10008.5.1.4.1.1.1.2": "DigitalMammographyXRayImageStorageForPresentation",
+    "1.2.840.10008.5.1.4.1.1.1.2.1": "DigitalMammographyXRayImageStorageForProcessing",
+    "1.2.840.10008.5.1.4.1.1.13.1.3": "BreastTomosynthesisImageStorage",
+    "1.2.840.10008.5.1.4.1.1.12.1": "XRayAngiographicImageStorage",
+    "1.2.840.10008.5.1.4.1.1.12.1.1": "EnhancedXAImageStorage",
+    "1.2.840.10008.5.1.4.1.1.12.2": "XRayRadiofluoroscopicImageStorage",
+    "1.2.840.10008.5.1.4.1.1.12.2.1": "EnhancedXRFImageStorage",
+    "1.2.840.10008.5.1.4.1.1.20": "NuclearMedicineImageStorage",
+    "1.2.840.10008.5.1.4.1.1.128": "PositronEmissionTomographyImageStorage",
+    "1.2.840.10008.5.1.4.1.1.130": "EnhancedPETImageStorage",
+    "1.2.840.10008.5.1.4.1.1.7": "SecondaryCaptureImageStorage",
+    "1.2.840.10008.5.1.4.1.1.7.2": "MultiFrameGrayscaleByteSecondaryCaptureImageStorage",
+    "1.2.840.10008.5.1.4.1.1.7.3": "MultiFrameGrayscaleWordSecondaryCaptureImageStorage",
+    "1.2.840.10008.5.1.4.1.1.7.4": "MultiFrameTrueColorSecondaryCaptureImageStorage",
+}
+
+#: SOP classes the receiver accepts, with their transfer syntaxes: dose SRs and SRs (uncompressed), images and
+#: secondary captures (uncompressed, JPEG, JPEG-LS, JPEG 2000, RLE). Anything else is refused at association.
+STORAGE_CLASSES: dict[str, list[str]] = {**{c: _UNCOMPRESSED for c in _SR_CLASSES},
+                                         **{c: _IMAGE_SYNTAXES for c in _IMAGE_CLASSES}}
+_VERIFICATION = "1.2.840.10008.1.1"
+
+
+def build_ae(receiver: ReceiverSettings) -> AE:
+    """An AE with our title, the storage and verification contexts, the allow-list and timeouts."""
+    ae = AE(ae_title=receiver.ae_title)
+    for sop_class, syntaxes in STORAGE_CLASSES.items():
+        ae.add_supported_context(sop_class, syntaxes)
+    ae.add_supported_context(_VERIFICATION, _UNCOMPRESSED)
+    ae.require_calling_aet = list(receiver.allowed_aets)
+    ae.require_called_aet = True  # a sender configured with another AE title is misconfigured: tell it
+    ae.network_timeout = receiver.network_timeout_s
+    ae.dimse_timeout = receiver.network_timeout_s
+    ae.acse_timeout = 30
+    ae.maximum_associations = 20
+    return ae
+
+
+def event_handlers(inbox: Inbox, status: StatusFile, receiver: ReceiverSettings) -> list[Any]:
+    """The ``evt_handlers`` list for :meth:`pynetdicom.AE.start_server`."""
+    return [
+        (evt.EVT_CONN_OPEN, handlers.handle_conn_open),
+        (evt.EVT_C_ECHO, handlers.handle_echo),
+        (evt.EVT_C_STORE, handlers.handle_store, [inbox, status, receiver.max_object_bytes]),
+        (evt.EVT_REJECTED, handlers.handle_rejected, [status]),
+        (evt.EVT_ABORTED, handlers.handle_aborted, [status]),
+    ]
+
+
+_WORKER_MODES = ("process", "thread", "none")
+
+
+def _run_worker(worker: IngestWorker, stop: Any) -> None:
+    try:
+        worker.run(stop)
+    finally:
+        worker.close()
+
+
+#: Receiver settings the worker process needs, passed as ``DMSLAB_*`` environment variables.
+_WORKER_FIELDS = ("inbox_dir", "min_free_bytes", "after_ingest", "archive_dir", "ingest_batch", "poll_s",
+                  "max_backoff_s")
+
+
+def _worker_environment(settings: Settings, receiver: ReceiverSettings) -> dict[str, str]:
+    env = dict(os.environ)
+    for name, value in settings.masked().items():
+        env[f"DMSLAB_{name.upper()}"] = str(value)
+    env["DMSLAB_DATABASE_URL"] = settings.database_url  # masked() hides the password
+    for name in _WORKER_FIELDS:
+        env[f"DMSLAB_{name.upper()}"] = str(getattr(receiver, name))
+    return env
+
+
+class Receiver:
+    """The Storage SCP in this process, plus its ingest worker (child process by default).
+
+    Parameters
+    ----------
+    settings
+        Site settings (database, key, quarantine).
+    receiver
+        Receiver settings (AE title, port, allow-list, inbox, TLS).
+    worker
+        ``process`` (default): the ingest worker runs in a child process (``dmslab receive --worker-only``), so
+        parsing does not compete with the network threads for the GIL, and is restarted if it dies;
+        ``thread``: in this process; ``none``: a separate ``dmslab receive --worker-only`` drains the inbox.
+    """
+
+    def __init__(self, settings: Settings, receiver: ReceiverSettings, *, worker: str = "process") -> None:
+        if worker not in _WORKER_MODES:
+            raise ValueError(f"worker must be one of {list(_WORKER_MODES)}, got {worker!r}")
+        self.settings = settings
+        self.receiver = receiver
+        self.worker_mode = worker
+        self.inbox = Inbox(receiver.inbox_dir, min_free_bytes=receiver.min_free_bytes)
+        self.status = StatusFile(receiver.inbox_dir, "receiver")
+        self._server: Any = None
+        self._stop: Any = None
+        self._runner: Any = None
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on (useful with ``port=0``)."""
+        if self._server is None:
+            raise RuntimeError("the receiver is not running")
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        """Start the worker, then listen (non-blocking)."""
+        if not self.receiver.allowed_aets:
+            logger.warning("no allow-list of calling AE titles: any AE can store objects (set allowed_aets)")
+        dropped = self.inbox.clean_incoming()
+        if dropped:
+            logger.info("removed %d partial file(s) left by a crash (their senders got no Success)", dropped)
+        self._start_worker()
+        ae = build_ae(self.receiver)
+        try:
+            self._server = ae.start_server((self.receiver.bind_address, self.receiver.port), block=False,
+                                           ssl_context=self.receiver.ssl_context(),
+                                           evt_handlers=event_handlers(self.inbox, self.status, self.receiver))
+        except Exception:  # port in use, unreadable certificate...: do not leave the worker behind
+            self.stop()
+            raise
+        self.status.set(ae_title=self.receiver.ae_title, port=self.port, tls=self.receiver.tls_cert is not None)
+        self.status.flush(force=True)
+        logger.info("receiving as %s on %s:%d, inbox %s", self.receiver.ae_title, self.receiver.bind_address,
+                    self.port, self.inbox.root)
+
+    def _start_worker(self) -> None:
+        if self.worker_mode == "thread":
+            worker = IngestWorker(self.inbox, self.settings, self.receiver)
+            worker.lock()
+            self._stop = threading.Event()
+            self._runner = threading.Thread(target=_run_worker, args=(worker, self._stop), name="dmslab-ingest",
+                                            daemon=True)
+        elif self.worker_mode == "process":  # a new interpreter: nothing forked from a process with threads
+            cmd = [sys.executable, "-m", "dmslab.cli", "receive", "--worker-only", "--parent-pid", str(os.getpid())]
+            self._runner = subprocess.Popen(cmd, env=_worker_environment(self.settings, self.receiver),
+                                            stdout=subprocess.DEVNULL)
+            return
+        if self._runner is not None:
+            self._runner.start()
+
+    def supervise(self) -> None:
+        """Restart the worker process if it died (killed, crashed); the objects it had not finished are still
+        in the inbox. Called every second by ``dmslab receive`` and while waiting in :meth:`wait_drained`."""
+        runner = self._runner
+        if self.worker_mode != "process" or runner is None or runner.poll() is None:
+            return
+        msg = f"ingest worker process {runner.pid} ended with exit code {runner.returncode}; restarting it"
+        logger.error(msg)
+        self.status.error(msg)
+        self._start_worker()
+
+    def tick(self) -> None:
+        """Periodic duties (call about once a second): supervise the worker, write the status file."""
+        self.supervise()
+        self.status.flush()
+
+    def wait_drained(self, timeout_s: float) -> bool:
+        """Wait until the inbox is empty; ``False`` on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not any(self.inbox.pending_dir.iterdir()):
+                return True
+            self.supervise()
+            time.sleep(0.1)
+        return False
+
+    def stop(self) -> None:
+        """Stop accepting associations and stop the worker; the inbox keeps whatever is not yet ingested."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+        if isinstance(self._runner, subprocess.Popen):
+            self._runner.terminate()  # SIGTERM: the worker finishes its batch and exits
+            try:
+                self._runner.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self._runner.kill()
+                self._runner.wait()
+        elif self._runner is not None:
+            self._stop.set()
+            self._runner.join(timeout=120)
+        self._runner = None
+        self.status.flush(force=True)
+
+    def __enter__(self) -> Receiver:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass(slots=True)
+class SendResult:
+    """Outcome of :func:`send_files`: SOP Instance UIDs the peer answered Success for, failures, and unsent paths."""
+
+    success: list[str] = field(default_factory=list)
+    failed: list[tuple[str, int]] = field(default_factory=list)
+    unsent: list[Path] = field(default_factory=list)
+
+    def failures_by_status(self) -> dict[str, int]:
+        """Failure counts keyed by the status in hex."""
+        out: dict[str, int] = {}
+        for _sop, st in self.failed:
+            out[f"0x{st:04X}"] = out.get(f"0x{st:04X}", 0) + 1
+        return out
+
+
+def send_files(paths: list[Path], address: tuple[str, int], *, called_aet: str, calling_aet: str = "DMSLAB_SCU",
+               ssl_context: Any = None) -> SendResult:
+    """C-STORE ``paths`` over one association (TCP_NODELAY set); stop at the first lost connection.
+
+    Objects without a response (connection lost, association refused) are returned in ``unsent``.
+    """
+    from pydicom import dcmread
+
+    ae = AE(ae_title=calling_aet)
+    for sop_class in STORAGE_CLASSES:
+        ae.add_requested_context(sop_class, [_uid.ExplicitVRLittleEndian, _uid.ImplicitVRLittleEndian])
+    tls = (ssl_context, address[0]) if ssl_context is not None else None
+    assoc = ae.associate(address[0], address[1], ae_title=called_aet, tls_args=tls,
+                         evt_handlers=[(evt.EVT_CONN_OPEN, handlers.handle_conn_open)])
+    result = SendResult()
+    if not assoc.is_established:
+        result.unsent = list(paths)
+        return result
+    try:
+        for i, path in enumerate(paths):
+            ds = dcmread(path)
+            try:
+                st = assoc.send_c_store(ds) if assoc.is_established else None
+            except (RuntimeError, OSError):  # the association ended under us
+                st = None
+            if not st or "Status" not in st:
+                result.unsent = list(paths[i:])
+                break
+            if st.Status == handlers.StoreStatus.SUCCESS:
+                result.success.append(str(ds.SOPInstanceUID))
+            else:
+                result.failed.append((str(ds.SOPInstanceUID), int(st.Status)))
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    return result
+
+
+@dataclass(slots=True)
+class LoopbackSummary:
+    """What :func:`send_and_ingest_over_dicom` did: objects sent, answered, and what the worker made of them."""
+
+    files: int
+    success: int
+    failed: dict[str, int]
+    drained: bool
+    seconds: float
+    ingested: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+
+    def lines(self) -> list[str]:
+        """A human-readable summary."""
+        fails = ", ".join(f"{k}: {v}" for k, v in sorted(self.failed.items())) or "none"
+        return [f"{self.files} file(s) sent over DICOM (C-STORE to dmslab on loopback) in {self.seconds:.1f} s: "
+                f"{self.success} Success, failures {fails}; inbox {'drained' if self.drained else 'NOT drained'}",
+                f"{self.ingested} ingested, {self.duplicate} duplicate, {self.rejected} rejected"]
+
+
+def send_and_ingest_over_dicom(folder: str | Path, settings: Settings, *, timeout_s: float = 600.0,
+                               ae_title: str = "DMSLAB", worker: str = "process") -> LoopbackSummary:
+    """Start a receiver on 127.0.0.1 (free port), C-STORE every DICOM file under ``folder`` to it, wait until
+    the inbox is drained into the store of ``settings``, and stop it cleanly (used by ``dmslab demo``).
+
+    The inbox is ``<home>/inbox``; by default the ingest worker runs in a child process, as in ``dmslab receive``.
+    """
+    from dmslab.ingest import iter_files
+    from dmslab.net.status import read_status
+
+    files = [p for p, skip in iter_files([folder]) if not skip]
+    rs = ReceiverSettings(ae_title=ae_title, port=0, bind_address="127.0.0.1", allowed_aets=("DMSLAB_DEMO",),
+                          inbox_dir=settings.home / "inbox", archive_dir=settings.home / "archive", min_free_bytes=0,
+                          poll_s=0.2)
+    t0 = time.perf_counter()
+    with Receiver(settings, rs, worker=worker) as rec:
+        result = send_files(files, ("127.0.0.1", rec.port), called_aet=ae_title, calling_aet="DMSLAB_DEMO")
+        drained = rec.wait_drained(timeout_s)
+    counts = read_status(rs.inbox_dir).get("worker", {}).get("counts", {})
+    return LoopbackSummary(len(files), len(result.success), result.failures_by_status(), drained,
+                           time.perf_counter() - t0, counts.get("ingested", 0), counts.get("duplicate", 0),
+                           counts.get("rejected", 0))

@@ -1,0 +1,148 @@
+"""A small JSON status file per process (receiver, worker), and the ``dmslab status`` summary.
+
+Each process owns one file under ``<inbox>/status/`` and rewrites it atomically at most once a second (and at
+once after an error), so ``dmslab status`` can read it at any time without locks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["StatusFile", "read_status", "status_lines"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_ERRORS = 20
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class StatusFile:
+    """Counters and last events of one process, written to ``<inbox>/status/<role>.json``.
+
+    Parameters
+    ----------
+    inbox_dir
+        The inbox folder.
+    role
+        ``receiver`` or ``worker``.
+    min_interval_s
+        Shortest time between two writes, in seconds (errors are written at once).
+    """
+
+    def __init__(self, inbox_dir: str | os.PathLike[str], role: str, *, min_interval_s: float = 1.0) -> None:
+        self.path = Path(inbox_dir) / "status" / f"{role}.json"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.min_interval_s = min_interval_s
+        self._lock = threading.Lock()
+        self._last_write = 0.0
+        self.state: dict[str, Any] = {"role": role, "pid": os.getpid(), "started_at": _now(), "counts": {},
+                                      "errors": []}
+
+    def count(self, name: str, n: int = 1, *, last: str | None = None, force: bool = False) -> None:
+        """Add ``n`` to counter ``name``; ``last`` names a timestamp field set to now; ``force`` writes at once."""
+        with self._lock:
+            self.state["counts"][name] = self.state["counts"].get(name, 0) + n
+            if last:
+                self.state[last] = _now()
+        self.flush(force=force)
+
+    def set(self, **values: Any) -> None:
+        """Set top-level fields (JSON-serialisable)."""
+        with self._lock:
+            self.state.update(values)
+        self.flush()
+
+    def error(self, message: str) -> None:
+        """Record an error (the last 20 are kept) and write the file now."""
+        with self._lock:
+            self.state["errors"] = [*self.state["errors"], {"at": _now(), "message": message}][-_MAX_ERRORS:]
+        self.flush(force=True)
+
+    def flush(self, *, force: bool = False) -> None:
+        """Write the file atomically if ``min_interval_s`` passed since the last write (or ``force``)."""
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - self._last_write < self.min_interval_s:
+                return
+            self._last_write = now
+            text = json.dumps({**self.state, "written_at": _now()}, indent=1)
+            tmp = self.path.with_name(f"{self.path.name}.{threading.get_ident()}.tmp")
+            try:
+                tmp.write_text(text, encoding="utf-8")
+                os.replace(tmp, self.path)
+            except OSError as exc:  # a full disk must not stop the receiver; the inbox refuses objects anyway
+                logger.warning("cannot write status file %s: %s", self.path, exc)
+
+
+def read_status(inbox_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The status files under ``<inbox>/status/`` by role (unreadable files are reported, not raised)."""
+    out: dict[str, dict[str, Any]] = {}
+    for p in sorted((Path(inbox_dir) / "status").glob("*.json")):
+        try:
+            out[p.stem] = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            out[p.stem] = {"errors": [{"at": "", "message": f"unreadable status file: {exc}"}]}
+    return out
+
+
+def _inbox_lines(inbox_dir: Path) -> list[str]:
+    pending = list((inbox_dir / "pending").glob("*.dcm"))
+    failed = list((inbox_dir / "failed").glob("*.dcm"))
+    oldest = None
+    for p in pending:
+        try:
+            mtime = p.stat().st_mtime
+        except FileNotFoundError:  # ingested while we were looking
+            continue
+        oldest = mtime if oldest is None else min(oldest, mtime)
+    age = f", oldest waiting {time.time() - oldest:.0f} s" if oldest is not None else ""
+    return [f"inbox {inbox_dir}: {len(pending)} object(s) waiting for ingest{age}; {len(failed)} in failed/"]
+
+
+def _process_lines(status: dict[str, dict[str, Any]]) -> list[str]:
+    lines = []
+    for role, st in status.items():
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(st.get("counts", {}).items())) or "nothing yet"
+        lines.append(f"{role} (pid {st.get('pid')}, started {st.get('started_at')}, written {st.get('written_at')}): "
+                     f"{counts}")
+        for key in ("last_received_at", "last_ingest_at", "last_refused_at", "database"):
+            if st.get(key):
+                lines.append(f"  {key.replace('_', ' ')}: {st[key]}")
+        for err in st.get("errors", [])[-5:]:
+            lines.append(f"  error at {err.get('at')}: {err.get('message')}")
+    return lines or ["no receiver or worker has run with this inbox yet"]
+
+
+def status_lines(inbox_dir: str | os.PathLike[str], database_url: str | None) -> list[str]:
+    """What ``dmslab status`` prints: inbox depth, per-process status, and ``source_object`` counts."""
+    lines = _inbox_lines(Path(inbox_dir)) + _process_lines(read_status(inbox_dir))
+    if database_url is None:
+        return lines
+    import sqlalchemy as sa
+
+    from dmslab.store import Store, table
+
+    try:
+        store = Store(database_url, migrate_schema=False)
+        try:
+            so = table("source_object")
+            q = sa.select(so.c.status, sa.func.count(), sa.func.max(so.c.received_at)).group_by(so.c.status)
+            with store.engine.connect() as conn:
+                rows = conn.execute(q).all()
+        finally:
+            store.close()
+    except sa.exc.SQLAlchemyError as exc:
+        return [*lines, f"database: unavailable ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"]
+    for st, n, last in sorted(rows, key=lambda r: str(r[0])):
+        lines.append(f"source_object {st}: {n} (last {last:%Y-%m-%d %H:%M:%S} UTC)")
+    return lines if rows else [*lines, "source_object: empty"]

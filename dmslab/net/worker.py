@@ -1,0 +1,174 @@
+"""The ingest worker: drains the inbox into the store with the same code path as ``dmslab ingest``.
+
+A file leaves ``pending/`` only after the store has committed its ``source_object`` row (ingested, duplicate or
+rejected), so a crash at any point leaves it to be ingested again — the store is idempotent on SOP Instance UID,
+so a repeat becomes a ``duplicate`` row and nothing else. When the database is unavailable the files stay where
+they are and the worker retries with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import sqlalchemy.exc as sa_exc
+
+from dmslab.config import Settings
+from dmslab.errors import DmslabError
+from dmslab.jobs import IngestSummary, ingest_paths
+from dmslab.net._settings import ReceiverSettings
+from dmslab.net.inbox import Inbox
+from dmslab.net.status import StatusFile
+from dmslab.store import Store
+
+__all__ = ["IngestWorker", "WorkerBusyError"]
+
+logger = logging.getLogger(__name__)
+
+#: Errors meaning "the database (or the key) is not usable now": keep the files, retry later.
+_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError,
+                DmslabError)
+
+
+class WorkerBusyError(DmslabError):
+    """Another ingest worker already drains this inbox (only one may; stop it or use another inbox)."""
+
+
+class IngestWorker:
+    """Drain ``inbox`` into the store of ``settings`` in batches.
+
+    Parameters
+    ----------
+    inbox
+        The inbox to drain.
+    settings
+        Site settings (database URL, key file, quarantine folder, parser processes).
+    receiver
+        Receiver settings (batch size, poll interval, backoff, what to do with ingested files).
+    status
+        Status file to update (default: ``<inbox>/status/worker.json``).
+    """
+
+    def __init__(self, inbox: Inbox, settings: Settings, receiver: ReceiverSettings, *,
+                 status: StatusFile | None = None) -> None:
+        self.inbox = inbox
+        self.settings = settings
+        self.receiver = receiver
+        self.status = status or StatusFile(inbox.root, "worker")
+        self._store: Store | None = None
+        self._lock_fd: int | None = None
+
+    def lock(self) -> None:
+        """Take the inbox's worker lock (released by the OS if the process dies).
+
+        Raises
+        ------
+        WorkerBusyError
+            When another worker holds it.
+        """
+        fd = os.open(self.inbox.root / "worker.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise WorkerBusyError(f"another ingest worker is draining {self.inbox.root}") from exc
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Release the store and the lock."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        self.status.flush(force=True)
+
+    def run_once(self) -> int:
+        """Ingest one batch of pending objects; return how many files left the inbox.
+
+        Raises
+        ------
+        sqlalchemy.exc.OperationalError, DmslabError
+            When the database or the key is unavailable (the files stay pending).
+        """
+        files = self.inbox.pending()[: self.receiver.ingest_batch]
+        if not files:
+            return 0
+        if self._store is None:
+            self._store = Store(self.settings.database_url)
+        try:
+            summary = ingest_paths(files, self.settings, store=self._store)
+        except _UNAVAILABLE:
+            raise
+        except Exception as exc:  # one poisonous file must not block the queue: isolate it
+            logger.warning("batch of %d failed (%s: %s); ingesting one by one", len(files), type(exc).__name__, exc)
+            return self._one_by_one(files)
+        self._finish(files)
+        self._note(summary)
+        return len(files)
+
+    def _one_by_one(self, files: Sequence[Path]) -> int:
+        for path in files:
+            try:
+                summary = ingest_paths([path], self.settings, store=self._store)
+            except _UNAVAILABLE:
+                raise
+            except Exception as exc:  # recorded with its reason in failed/, never silently dropped
+                logger.exception("cannot ingest %s; moved to failed/", path)
+                self.inbox.fail(path, f"{type(exc).__name__}: {exc}")
+                self.status.error(f"{path.name}: {type(exc).__name__}: {exc}")
+                continue
+            self._finish([path])
+            self._note(summary)
+        return len(files)
+
+    def _finish(self, files: Sequence[Path]) -> None:
+        if self.receiver.after_ingest == "archive":
+            day = self.receiver.archive_dir / dt.date.today().isoformat()
+            day.mkdir(parents=True, exist_ok=True)
+            for path in files:
+                if path.exists():
+                    shutil.move(path, day / path.name)
+        else:
+            for path in files:
+                self.inbox.done(path)
+
+    def _note(self, summary: IngestSummary) -> None:
+        self.status.count("ingested", summary.ingested, last="last_ingest_at")
+        self.status.count("duplicate", summary.duplicate)
+        self.status.count("rejected", summary.rejected)
+        self.status.set(database="ok")
+
+    def run(self, stop: threading.Event) -> None:
+        """Drain until ``stop`` is set: poll when idle, back off exponentially while the database is down."""
+        delay = 0.0
+        while not stop.is_set():
+            try:
+                n = self.run_once()
+            except _UNAVAILABLE as exc:
+                delay = min(max(2 * delay, self.receiver.poll_s), self.receiver.max_backoff_s)
+                msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+                logger.warning("ingest paused, retrying in %.1f s: %s", delay, msg)
+                self.status.error(f"ingest paused ({type(exc).__name__}): {msg}")
+                self.status.set(database=f"unavailable, retry in {delay:.1f} s")
+                stop.wait(delay)
+                continue
+            delay = 0.0
+            if n < self.receiver.ingest_batch:  # idle or trickling: let a batch build up (fewer transactions)
+                self.status.flush()
+                stop.wait(self.receiver.poll_s)
+        self.status.flush(force=True)
+
+    def drain(self) -> int:
+        """Ingest until the inbox is empty (no retry: errors propagate); return the number of files."""
+        total = 0
+        while n := self.run_once():
+            total += n
+        return total
