@@ -21,6 +21,8 @@ def test_demo_command_prints_the_audit(tmp_path, capsys):
     assert " ingested, 0 duplicate, 0 rejected" in out
     assert "CT Head Routine" in out and "UKHSA" in out
     assert (tmp_path / "demo" / "dmslab.sqlite").exists()
+    report = Path(out.split("DRL audit report: ")[1].split()[0])
+    assert report.is_file() and "<table" in report.read_text()
 
 
 def test_global_options_work_after_the_subcommand(tmp_path, capsys):
