@@ -1,0 +1,361 @@
+"""Dose alerts: evaluate rules on the store, raise each alert once, explain it, e-mail it, acknowledge it.
+
+Rules (absolute level, DRL × factor, local level, cumulative dose per pseudonymised patient over N weeks;
+per modality, metric, room and standard name) come from a TOML file (:mod:`dmslab.analysis._alert_rules`).
+An alert is identified by ``alert_key`` = rule id | study UID (cumulative: rule id | patient key | the study
+that crossed the level), unique in table ``alert``: re-running raises and sends nothing twice. Alerts not yet
+e-mailed (no recipients, SMTP down) are retried by the next run.
+
+SMTP settings come from ``DMSLAB_SMTP_*`` (:class:`~dmslab.analysis._email.SmtpConfig`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from dmslab.analysis._alert_rules import AlertConfig, AlertRule, default_alert_config, load_alert_config
+from dmslab.analysis._email import SmtpConfig, send_email
+from dmslab.analysis.drl import drl_references, load_drls, map_ct_protocol
+from dmslab.store import Store, table
+
+__all__ = ["AlertConfig", "AlertRule", "AlertRun", "acknowledge_alert", "add_alert_commands", "default_alert_config",
+           "evaluate_rules", "high_dose_cases", "list_alerts", "load_alert_config", "run_alerts", "study_metrics"]
+
+logger = logging.getLogger(__name__)
+
+_CANDIDATE = ["alert_key", "rule_id", "rule_kind", "modality", "room", "standard_name", "metric", "value", "level",
+              "unit", "study_id", "patient_id", "study_uid", "study_datetime", "protocol", "explanation"]
+
+
+@dataclass(slots=True)
+class AlertRun:
+    """What one run did: new alerts (DataFrame of :data:`_CANDIDATE` columns plus ``id``), e-mails sent."""
+
+    new: pd.DataFrame
+    notified: int = 0
+    unsent: int = 0
+    messages: int = 0
+
+    def lines(self) -> list[str]:
+        """A human-readable summary."""
+        out = [f"{len(self.new)} new alert(s); {self.notified} e-mailed in {self.messages} message(s); "
+               f"{self.unsent} not e-mailed (no SMTP or no recipients)"]
+        out += [f"  [{r.id}] {r.explanation.splitlines()[0]}" for r in self.new.itertuples()]
+        return out
+
+
+def study_metrics(store: Store, modalities: list[str] | None = None) -> pd.DataFrame:
+    """One row per study with the alert metrics, room, protocol, patient key and size (SQL join)."""
+    st, eq, pt, ev = table("study"), table("equipment"), table("patient"), table("ct_event")
+    ctdi = (sa.select(ev.c.study_id, sa.func.max(ev.c.ctdivol_mgy).label("ctdivol_mgy"))
+            .where(ev.c.ctdivol_mgy.is_not(None),
+                   sa.or_(ev.c.acquisition_type.is_(None), ev.c.acquisition_type != "constant_angle"))
+            .group_by(ev.c.study_id).subquery())
+    cols = [st.c[c] for c in ("patient_id", "study_uid", "study_datetime", "modality", "study_description",
+                              "standard_name", "age_years", "height_m", "weight_kg", "flags", "total_dlp_mgycm",
+                              "total_dap_gym2", "total_rp_dose_gy", "fluoro_time_s", "agd_left_mgy",
+                              "agd_right_mgy")]
+    q = (sa.select(st.c.id.label("study_id"), *cols, sa.func.coalesce(eq.c.room, eq.c.station_name).label("room"),
+                   pt.c.patient_key, ctdi.c.ctdivol_mgy)
+         .select_from(st.outerjoin(eq, st.c.equipment_id == eq.c.id).outerjoin(pt, st.c.patient_id == pt.c.id)
+                      .outerjoin(ctdi, ctdi.c.study_id == st.c.id)))
+    if modalities:
+        q = q.where(st.c.modality.in_(modalities))
+    df = store.read(q)
+    df["study_datetime"] = pd.to_datetime(df["study_datetime"])
+    return df
+
+
+#: Alert metric -> metric name of ``dmslab.analysis.drl.drl_references``.
+_DRL_METRIC = {"total_dlp_mgycm": "dlp_mgycm", "ctdivol_mgy": "ctdivol_mgy", "total_dap_gym2": "total_dap_gym2"}
+
+
+def _by_name(refs: pd.DataFrame, metric: str) -> dict[str, float]:
+    rows = refs[refs["metric"] == _DRL_METRIC.get(metric, metric)]
+    return {str(n): float(v) for n, v in zip(rows["standard_name"], rows["drl"], strict=True)}
+
+
+def _drl_levels(rule: AlertRule, df: pd.DataFrame) -> pd.Series:
+    """factor × DRL per study: by standard name (``drl_references``), else for CT by the protocol's UK exam."""
+    by_name = _by_name(drl_references(rule.country), rule.metric)
+    named = df["standard_name"].map(lambda n: by_name.get(n, np.nan)).astype(float)
+    if rule.modality == "CT":
+        named = named.fillna(_ct_exam_levels(rule, df))
+    return named * rule.factor
+
+
+def _ct_exam_levels(rule: AlertRule, df: pd.DataFrame) -> pd.Series:
+    drls = load_drls(rule.country)
+    rows = drls[(drls["modality"] == rule.modality) & (drls["quantity"] == rule.drl_quantity)]
+    if "patient_group" in rows:
+        rows = rows[rows["patient_group"].fillna("adult") == "adult"]
+    scale = {"Gy.cm2": 1e-4, "mGy.cm2": 1e-7, "cGy.cm2": 1e-6, "uGy.m2": 1e-6}
+    by_exam = {e: float(v) * scale.get(u, 1.0) for e, v, u in zip(rows["examination"], rows["value"], rows["unit"],
+                                                                   strict=True)}
+    return df["study_description"].map(map_ct_protocol).map(lambda e: by_exam.get(e, np.nan)).astype(float)
+
+
+def _scoped(rule: AlertRule, df: pd.DataFrame) -> pd.DataFrame:
+    df = df[(df["modality"] == rule.modality) & df[rule.metric].notna()]
+    if rule.rooms:
+        df = df[df["room"].isin(rule.rooms)]
+    if rule.standard_names:
+        df = df[df["standard_name"].isin(rule.standard_names)]
+    return df
+
+
+def _cumulative(rule: AlertRule, df: pd.DataFrame) -> pd.DataFrame:
+    """Studies at which a patient's sum over the trailing ``weeks`` first exceeds the level (then quiet for
+    ``weeks`` after that study)."""
+    window = pd.Timedelta(weeks=rule.weeks or 1)
+    hits: list[pd.DataFrame] = []
+    for _pid, g in df[df["patient_id"].notna()].sort_values("study_datetime").groupby("patient_id"):
+        total = g.rolling(window, on="study_datetime")[rule.metric].sum()
+        quiet_until = None
+        for i, (when, value) in enumerate(zip(g["study_datetime"], total, strict=True)):
+            if value > (rule.level or 0) and (quiet_until is None or when > quiet_until):
+                hits.append(g.iloc[[i]].assign(_value=value))
+                quiet_until = when + window
+    return pd.concat(hits) if hits else df.iloc[:0].assign(_value=[])
+
+
+def _levels(rule: AlertRule, df: pd.DataFrame, local: pd.DataFrame | None) -> pd.Series:
+    if rule.kind == "drl":
+        return _drl_levels(rule, df)
+    if rule.kind == "local" and rule.level is None:  # the site's local DRL of the study's standard name
+        by_name = _by_name(local if local is not None else pd.DataFrame(columns=["standard_name", "metric", "drl"]),
+                           rule.metric)
+        return df["standard_name"].map(lambda n: by_name.get(n, np.nan)).astype(float) * rule.factor
+    return pd.Series((rule.level or 0) * (rule.factor if rule.kind == "local" else 1.0), index=df.index, dtype=float)
+
+
+def evaluate_rules(config: AlertConfig, studies: pd.DataFrame, *, local_drls: pd.DataFrame | None = None
+                   ) -> pd.DataFrame:
+    """Every alert the rules give on ``studies`` (from :func:`study_metrics`), explained; nothing is stored.
+
+    ``local_drls`` (``drl_references("local", store=...)``) gives the levels of ``local`` rules without a level.
+    """
+    from dmslab.analysis._alert_explain import explain
+
+    out = []
+    for rule in config.rules:
+        df = _scoped(rule, studies)
+        if rule.kind == "cumulative":
+            hit = _cumulative(rule, df)
+            level = pd.Series(rule.level, index=hit.index, dtype=float)
+            keys = rule.id + "|" + hit["patient_key"].astype(str) + "|" + hit["study_uid"]
+        else:
+            value = df[rule.metric].astype(float)
+            level = _levels(rule, df, local_drls)
+            hit = df[value > level].assign(_value=value)
+            level = level[hit.index]
+            keys = rule.id + "|" + hit["study_uid"]
+        rows = pd.DataFrame({"alert_key": keys, "rule_id": rule.id, "rule_kind": rule.kind, "modality": rule.modality,
+                             "room": hit["room"], "standard_name": hit["standard_name"], "metric": rule.metric,
+                             "value": hit["_value"].astype(float), "level": level.astype(float), "unit": rule.unit,
+                             "study_id": hit["study_id"], "patient_id": hit["patient_id"],
+                             "study_uid": hit["study_uid"], "study_datetime": hit["study_datetime"],
+                             "protocol": hit["study_description"]})
+        rows["explanation"] = [explain(rule, r, studies) for r in rows.itertuples()]
+        out.append(rows)
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=_CANDIDATE)
+
+
+def _none(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT else v
+
+
+def _store_new(store: Store, cand: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
+    al = table("alert")
+    with store.engine.begin() as conn:
+        seen = {r[0] for r in conn.execute(sa.select(al.c.alert_key))}
+        new = cand[~cand["alert_key"].isin(seen)].drop_duplicates("alert_key").copy()
+        ids = []
+        for r in new.to_dict("records"):
+            values = {c: _none(r[c]) for c in ("alert_key", "rule_id", "rule_kind", "modality", "room",
+                                               "standard_name", "metric", "value", "level", "unit", "explanation")}
+            values.update(study_id=_none(r["study_id"]), patient_id=_none(r["patient_id"]), raised_at=now)
+            values["study_id"] = int(values["study_id"]) if values["study_id"] is not None else None
+            values["patient_id"] = int(values["patient_id"]) if values["patient_id"] is not None else None
+            ids.append(conn.execute(sa.insert(al).values(**values).returning(al.c.id)).scalar_one())
+    new["id"] = ids
+    return new
+
+
+def _notify(store: Store, config: AlertConfig, smtp: SmtpConfig | None, run: AlertRun) -> None:
+    al, st = table("alert"), table("study")
+    pending = store.read(sa.select(al.c.id, al.c.room, al.c.explanation, st.c.study_uid)
+                         .select_from(al.outerjoin(st, al.c.study_id == st.c.id))
+                         .where(al.c.notified_at.is_(None)).order_by(al.c.id))
+    run.unsent = len(pending)
+    if smtp is None or pending.empty:
+        return
+    for room, g in pending.groupby(pending["room"].fillna(""), sort=True):
+        to = config.recipients_for(str(room))
+        if not to:
+            logger.warning("no alert recipients for room %r: %d alert(s) stay unsent", room, len(g))
+            continue
+        body = "\n\n".join(f"Alert {r.id} (study {r.study_uid}):\n{r.explanation}" for r in g.itertuples())
+        subject = f"dmslab: {len(g)} new dose alert(s) in {room or 'unknown room'}"
+        footer = "\n\nAcknowledge with: dmslab alerts ack ID --by NAME\n"
+        try:
+            send_email(smtp, to, subject, body + footer)
+        except (smtplib.SMTPException, OSError) as exc:
+            logger.error("could not e-mail %d alert(s) of %r: %s (retried next run)", len(g), room, exc)
+            continue
+        with store.engine.begin() as conn:
+            conn.execute(sa.update(al).where(al.c.id.in_([int(i) for i in g["id"]]))
+                         .values(notified_at=dt.datetime.now(), recipients=", ".join(to)))
+        run.notified += len(g)
+        run.unsent -= len(g)
+        run.messages += 1
+
+
+def _local_drls(store: Store, config: AlertConfig) -> pd.DataFrame | None:
+    if any(r.kind == "local" and r.level is None for r in config.rules):
+        return drl_references("local", store=store)
+    return None
+
+
+def run_alerts(store: Store, config: AlertConfig | None = None, *, smtp: SmtpConfig | None = None,
+               since: Any = None, now: dt.datetime | None = None) -> AlertRun:
+    """Evaluate the rules, store new alerts once and e-mail every alert not yet sent.
+
+    Parameters
+    ----------
+    store
+        The dmslab store.
+    config
+        Rules and recipients; default :func:`~dmslab.analysis._alert_rules.default_alert_config`.
+    smtp
+        Mail server; ``None`` stores the alerts without sending (they are sent by a later run with SMTP).
+    since
+        Only raise alerts for studies at or after this datetime (cumulative sums still use older studies).
+    now
+        Time stamp of new alerts (default: now, local time).
+    """
+    cfg = config or default_alert_config()
+    studies = study_metrics(store, sorted({r.modality for r in cfg.rules}))
+    cand = evaluate_rules(cfg, studies, local_drls=_local_drls(store, cfg))
+    if since is not None:
+        cand = cand[cand["study_datetime"] >= pd.Timestamp(since)]
+    run = AlertRun(_store_new(store, cand, now or dt.datetime.now()))
+    _notify(store, cfg, smtp, run)
+    logger.info("alerts: %d new, %d e-mailed, %d unsent", len(run.new), run.notified, run.unsent)
+    return run
+
+
+def high_dose_cases(store: Store, config: AlertConfig | None = None, *, modality: str | None = None,
+                    start: Any = None, end: Any = None, rooms: list[str] | None = None) -> pd.DataFrame:
+    """Read-only review: the cases the rules flag in a period, with their stored alert and acknowledgement.
+
+    Nothing is raised or sent. ``start`` (inclusive) and ``end`` (exclusive) are datetimes or ISO dates;
+    ``modality`` and ``rooms`` narrow the rules and the studies. Sorted by value / level, highest first.
+    """
+    cfg = config or default_alert_config()
+    rules = tuple(r for r in cfg.rules if modality in (None, "", r.modality))
+    sub = AlertConfig(rules, cfg.recipients)
+    cand = evaluate_rules(sub, study_metrics(store, sorted({r.modality for r in rules})),
+                          local_drls=_local_drls(store, sub))
+    if start:
+        cand = cand[cand["study_datetime"] >= pd.Timestamp(start)]
+    if end:
+        cand = cand[cand["study_datetime"] < pd.Timestamp(end)]
+    if rooms:
+        cand = cand[cand["room"].isin(rooms)]
+    stored = list_alerts(store)[["alert_key", "id", "raised_at", "acknowledged_by", "acknowledged_at"]]
+    out = cand.merge(stored.rename(columns={"id": "alert_id"}), on="alert_key", how="left")
+    out["times_level"] = out["value"] / out["level"]
+    cols = ["study_uid", "study_datetime", "room", "protocol", "rule_id", "metric", "value", "level", "unit",
+            "times_level", "explanation", "alert_id", "raised_at", "acknowledged_by", "acknowledged_at"]
+    return out.sort_values("times_level", ascending=False)[cols].reset_index(drop=True)
+
+
+def list_alerts(store: Store, *, open_only: bool = False) -> pd.DataFrame:
+    """Stored alerts (newest first) with their study UID and date; ``open_only``: not yet acknowledged."""
+    al, st = table("alert"), table("study")
+    q = (sa.select(al, st.c.study_uid, st.c.study_datetime, st.c.study_description.label("protocol"))
+         .select_from(al.outerjoin(st, al.c.study_id == st.c.id)).order_by(al.c.raised_at.desc(), al.c.id.desc()))
+    if open_only:
+        q = q.where(al.c.acknowledged_at.is_(None))
+    return store.read(q)
+
+
+def acknowledge_alert(store: Store, alert_id: int, *, by: str, comment: str | None = None,
+                      at: dt.datetime | None = None) -> None:
+    """Record who acknowledged alert ``alert_id`` and when (ValueError if unknown or already acknowledged)."""
+    if not by or not by.strip():
+        raise ValueError("acknowledged_by must name a person or role")
+    al = table("alert")
+    with store.engine.begin() as conn:
+        row = conn.execute(sa.select(al.c.acknowledged_by, al.c.acknowledged_at).where(al.c.id == alert_id)).first()
+        if row is None:
+            raise ValueError(f"no alert with id {alert_id}; see `dmslab alerts list`")
+        if row.acknowledged_at is not None:
+            raise ValueError(f"alert {alert_id} was already acknowledged by {row.acknowledged_by} at "
+                             f"{row.acknowledged_at:%Y-%m-%d %H:%M}")
+        conn.execute(sa.update(al).where(al.c.id == alert_id).values(
+            acknowledged_by=by.strip(), acknowledged_at=at or dt.datetime.now(), ack_comment=comment))
+
+
+def _config_from(args: argparse.Namespace, home: Path) -> AlertConfig:
+    path = args.rules or os.environ.get("DMSLAB_ALERT_RULES") or (home / "alert_rules.toml")
+    if args.rules or Path(path).is_file():
+        return load_alert_config(path)
+    env = os.environ.get("DMSLAB_ALERT_RECIPIENTS", "")
+    return default_alert_config({"default": tuple(a.strip() for a in env.split(",") if a.strip())})
+
+
+def add_alert_commands(add: Callable[[str, str], argparse.ArgumentParser], settings_from: Callable[..., Any]) -> None:
+    """Register ``dmslab alerts run|list|ack`` (``add(name, help)`` returns a subparser with global options)."""
+    p = add("alerts", "dose alerts: evaluate rules, e-mail, list, acknowledge")
+    p.add_argument("alerts_command", choices=("run", "list", "ack"), metavar="{run,list,ack}",
+                   help="run: raise new alerts (each once) and e-mail those not yet sent; list: stored alerts; "
+                        "ack ID --by NAME: acknowledge an alert")
+    p.add_argument("id", type=int, nargs="?", help="alert id (ack)")
+    p.add_argument("--rules", help="run: TOML rules file (default $DMSLAB_ALERT_RULES, <home>/alert_rules.toml, "
+                                   "else built-in rules with $DMSLAB_ALERT_RECIPIENTS)")
+    p.add_argument("--since", help="run: only studies from this date/time (ISO)")
+    p.add_argument("--no-email", action="store_true", help="run: store alerts without sending")
+    p.add_argument("--open", action="store_true", help="list: only alerts not yet acknowledged")
+    p.add_argument("--by", help="ack: who acknowledges (name or role)")
+    p.add_argument("--comment", help="ack: comment stored with the acknowledgement")
+
+    def handler(args: argparse.Namespace) -> int:
+        settings = settings_from(args)
+        store = Store(settings.database_url)
+        try:
+            if args.alerts_command == "run":
+                smtp = None if args.no_email else SmtpConfig.from_env()
+                result = run_alerts(store, _config_from(args, settings.home), smtp=smtp, since=args.since)
+                print("\n".join(result.lines()))
+            elif args.alerts_command == "list":
+                df = list_alerts(store, open_only=args.open)
+                cols = ["id", "raised_at", "rule_id", "room", "protocol", "value", "level", "unit", "notified_at",
+                        "acknowledged_by"]
+                print(df[cols].to_string(index=False) if len(df) else "(no alerts)")
+            else:
+                if args.id is None or not args.by:
+                    raise ValueError("usage: dmslab alerts ack ID --by NAME [--comment TEXT]")
+                acknowledge_alert(store, args.id, by=args.by, comment=args.comment)
+                print(f"alert {args.id} acknowledged by {args.by}")
+        except ValueError as exc:
+            print(f"dmslab alerts: error: {exc}")
+            return 2
+        finally:
+            store.close()
+        return 0
+
+    p.set_defaults(func=handler)
