@@ -23,11 +23,19 @@ EVENT = {  # expected quantity -> record field (event scope)
     "pitch_factor": "pitch", "nominal_total_collimation_width": "collimation_mm",
     "nominal_single_collimation_width": "single_collimation_mm", "number_of_xray_sources": "n_sources",
     "acquisition_protocol": "acquisition_protocol", "dose_area_product": "dap_gym2", "dose_rp": "rp_dose_gy",
-    "average_glandular_dose": "agd_mgy", "entrance_exposure_at_rp": "esak_mgy", "compression_thickness": "compression_mm",
+    "average_glandular_dose": "agd_mgy", "entrance_exposure_at_rp": "esak_mgy",
+    "compression_thickness": "compression_mm",
     "distance_source_to_detector": "dsd_mm", "collimated_field_area": "field_area_m2",
     "positioner_primary_angle": "primary_angle_deg", "exposure_index": "ei", "target_exposure_index": "tei",
     "deviation_index": "di", "number_of_pulses": "n_pulses", "half_value_layer": "hvl_mm",
+    "target_region": "target_region", "comment": "comment", "exposure": "exposure_uas", "kvp": "kvp",
+    "pulse_rate": "pulse_rate", "irradiation_duration": "irradiation_duration_s",
 }
+#: Expected code meanings -> dmslab's labels (matching meanings is fine in a test; the package never does it)
+LABELS = {"Single Plane": "single", "Plane A": "A", "Plane B": "B", "Fluoroscopy": "fluoroscopy",
+          "Stationary Acquisition": "stationary", "Stepping Acquisition": "stepping",
+          "Rotational Acquisition": "rotational", "IEC Body Dosimetry Phantom": 32, "IEC Head Dosimetry Phantom": 16}
+SOURCE = {"kvp": "kvp", "maximum_xray_tube_current": "max_ma", "exposure_time_per_rotation": "rotation_time_s"}
 PLANE = {"dose_area_product_total": "dap_total_gym2", "dose_rp_total": "rp_total_gy",
          "fluoro_dose_area_product_total": "fluoro_dap_gym2", "fluoro_dose_rp_total": "fluoro_rp_gy",
          "total_fluoro_time": "fluoro_time_s", "acquisition_dose_area_product_total": "acq_dap_gym2",
@@ -51,10 +59,68 @@ def _same(got, want, approx):
     return got == want
 
 
+def _study_value(report, quantity):
+    """(found, value) for study-scope quantities read from the header, the equipment or summed events."""
+    s, eq = report.study, report.equipment
+    events = list(report.ct_events or report.proj_events)
+    header = {"manufacturer": eq.manufacturer, "manufacturer_model_name": eq.model, "station_name": eq.station_name,
+              "study_description": s.study_description, "patient_size": s.height_m, "patient_weight": s.weight_kg,
+              "patient_age_decimal": s.age_years, "modality_type": s.modality,
+              "study_number_of_events": len(events)}
+    if quantity in header:
+        return True, header[quantity]
+    if quantity == "study_date":
+        return True, s.study_datetime.date().isoformat() if s.study_datetime else None
+    if quantity == "study_time":
+        return True, s.study_datetime.time().isoformat() if s.study_datetime else None
+    sums = {"sum_of_event_dose_area_product": "dap_gym2", "sum_of_event_dose_rp": "rp_dose_gy",
+            "sum_of_event_dlp": "dlp_mgycm"}
+    if quantity in sums:
+        vals = [getattr(e, sums[quantity], None) for e in events]
+        return True, sum(v for v in vals if v is not None)
+    kinds = {"study_number_of_spiral_events": "spiral", "study_number_of_constant_angle_events": "constant_angle",
+             "study_number_of_axial_events": "sequenced", "study_number_of_stationary_events": "stationary"}
+    if quantity in kinds and report.ct_events:
+        return True, sum(e.acquisition_type == kinds[quantity] for e in report.ct_events)
+    return False, None
+
+
+def _event_value(report, quantity, i, j):
+    """(found, value) at ``event[i]`` (``j`` = X-ray source index, or None)."""
+    events = list(report.ct_events or report.proj_events)
+    e = events[i]
+    if j is not None:
+        single = report.ct_events and (e.n_sources in (None, 1))
+        if quantity in SOURCE and (j == 0 or quantity == "maximum_xray_tube_current" and single):
+            return True, getattr(e, SOURCE[quantity])
+        if quantity == "xray_tube_current" and single:
+            return True, e.ma
+        return False, None
+    if quantity == "exposure_time":
+        return True, e.exposure_time_s if report.ct_events else e.exposure_time_ms
+    if quantity == "ctdiw_phantom_type" and report.ct_events:
+        return True, e.phantom_cm
+    if quantity in ("acquisition_plane", "irradiation_event_type") and report.proj_events:
+        return True, e.plane if quantity == "acquisition_plane" else e.event_type
+    return False, None
+
+
+SOURCE_SCOPE = re.compile(r"^event\[(\d+)\]\.source\[(\d+)\]$")
+
+
 def _target(report, quantity, scope):
     """(found, value) for an expected quantity at a scope, or (False, None) when dmslab does not model it."""
     events = list(report.ct_events or report.proj_events)
     m = SCOPE.match(scope)
+    src = SOURCE_SCOPE.match(scope)
+    if src:
+        return _event_value(report, quantity, int(src.group(1)), int(src.group(2)))
+    if scope == "study" and quantity not in STUDY:
+        return _study_value(report, quantity)
+    if m and m.group(1) == "plane" and quantity == "acquisition_plane":
+        return True, report.planes[int(m.group(2))].plane
+    if m and m.group(1) == "event" and quantity not in EVENT and quantity != "ct_acquisition_type":
+        return _event_value(report, quantity, int(m.group(2)), None)
     if scope == "study" and quantity in STUDY:
         return True, getattr(report.study, STUDY[quantity])
     if scope == "study" and quantity == "number_of_irradiation_events":
@@ -79,7 +145,7 @@ def test_rdsr_values_match_expected(expected, corpus, pseudo, capsys):
         assert outcome.report is not None, f"{name}: {outcome.reason}: {outcome.detail}"
         files += 1
         for v in entry["values"]:
-            if v["scope"].split("[")[0] not in ("study", "event", "plane") or ".source" in v["scope"]:
+            if v["scope"].split("[")[0] not in ("study", "event", "plane") or ".filter" in v["scope"]:
                 not_modelled[v["quantity"]] = not_modelled.get(v["quantity"], 0) + 1
                 continue
             found, got = _target(outcome.report, v["quantity"], v["scope"])
@@ -87,13 +153,17 @@ def test_rdsr_values_match_expected(expected, corpus, pseudo, capsys):
                 not_modelled[v["quantity"]] = not_modelled.get(v["quantity"], 0) + 1
                 continue
             want = CT_TYPE.get(v["value"], v["value"]) if v["quantity"] == "ct_acquisition_type" else v["value"]
+            if isinstance(want, str):
+                want = LABELS.get(want, want)
             checked += 1
+            if v["quantity"] == "patient_age_decimal" and got is not None:
+                got = round(got, 1)  # the reference stores ages to 0.1 a; dmslab keeps 0.01 a
             if not _same(got, want, v.get("approx", False)):
                 failures.append(f"{name} {v['scope']} {v['quantity']}: got {got!r}, expected {want!r}")
     with capsys.disabled():
         print(f"\ncorpus conformance: {files} RDSR files, {checked} values checked, {checked - len(failures)} matched; "
               f"{sum(not_modelled.values())} values of {len(not_modelled)} quantities not modelled yet")
-    assert files >= 25 and checked >= 500
+    assert files >= 25 and checked >= 900
     assert failures == []
 
 

@@ -78,10 +78,10 @@ def age_years(age: str | None, birth: dt.date | None, when: dt.datetime | None) 
 
     Patient's Age in days, weeks or months (``010D``, ``002W``, ``006M``: infants) is used as given;
     otherwise birth and study dates, when both are known and agree with a Patient's Age in years,
-    give the age to 0.01 a (more precise than ``056Y``); otherwise Patient's Age in years (dates shifted
+    give the age in decimal years (more precise than ``056Y``); otherwise Patient's Age in years (dates shifted
     by de-identification disagree with it).
 
-    >>> age_years("056Y", dt.date(1957, 11, 12), dt.datetime(2014, 9, 30))
+    >>> round(age_years("056Y", dt.date(1957, 11, 12), dt.datetime(2014, 9, 30)), 2)
     56.88
     >>> age_years("006M", dt.date(2020, 1, 1), dt.datetime(2020, 7, 1))
     0.5
@@ -96,7 +96,7 @@ def age_years(age: str | None, birth: dt.date | None, when: dt.datetime | None) 
     if header is not None and unit != "Y":
         return header
     if birth and when:
-        from_dates = round((when.date() - birth).days / 365.25, 2)
+        from_dates = (when.date() - birth).days / 365.25
         if header is None or 0 <= from_dates - header < 1:  # dates agree with the header's whole years
             return from_dates
     return header
