@@ -12,7 +12,8 @@ from pydicom.dataset import Dataset
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import EquipmentRecord, PatientRecord
 
-__all__ = ["age_years", "equipment_from", "header_text", "parse_da_tm", "parse_dt", "patient_from"]
+__all__ = ["age_years", "equipment_from", "header_text", "parse_da_tm", "parse_dt", "patient_from",
+           "study_header_values"]
 
 logger = logging.getLogger(__name__)
 
@@ -135,3 +136,18 @@ def equipment_from(ds: Dataset, observer: dict[str, str | None] | None = None) -
         institution=header_text(ds, "InstitutionName"),
         software_versions=header_text(ds, "SoftwareVersions"),
     )
+
+
+def study_header_values(ds: Dataset, pseudonymise: Pseudonymiser, when: dt.datetime | None) -> dict[str, Any]:
+    """Study-record values every importer reads from the header: accession key, date, description,
+    requested procedure and the patient's age (at ``when``), height and weight."""
+    _patient, per_study = patient_from(ds, pseudonymise)
+    return {
+        "accession_key": pseudonymise(header_text(ds, "AccessionNumber")),
+        "study_datetime": when,
+        "study_description": header_text(ds, "StudyDescription"),
+        "requested_procedure": header_text(ds, "RequestedProcedureDescription"),
+        "age_years": age_years(per_study["_age"], per_study["_birth"], when),
+        "height_m": per_study["height_m"],
+        "weight_kg": per_study["weight_kg"],
+    }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import email
-import os
 import socket
 from collections.abc import Iterator
 from email.message import Message
@@ -19,43 +18,11 @@ from dmslab.analysis._alert_explain import documentation_signs
 from dmslab.analysis._alert_rules import AlertConfig, AlertRule, default_alert_config, load_alert_config
 from dmslab.analysis._email import SmtpConfig
 from dmslab.analysis.alerts import acknowledge_alert, add_alert_commands, list_alerts, run_alerts
-from dmslab.config import Settings, load_settings
+from dmslab.config import Settings
 from dmslab.errors import ConfigError
-from dmslab.jobs import ingest_paths
-from dmslab.pseudonym import create_key
 from dmslab.store import Store, table
 
 RECIPIENTS = {"RF1": ("cathlab@example.org",), "default": ("mpe@example.org",)}
-
-
-def _reset(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        md = sa.MetaData()
-        md.reflect(conn)
-        md.drop_all(conn)
-    engine.dispose()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def filled(request, department, tmp_path_factory) -> Iterator[tuple[Store, Settings]]:
-    """The department ingested once per backend for this module (the tests undo what they change)."""
-    home = tmp_path_factory.mktemp("home")
-    if request.param == "sqlite":
-        url = f"sqlite:///{home / 'dmslab.sqlite'}"
-    else:
-        url = os.environ.get("DMSLAB_TEST_POSTGRES_URL", "")
-        if not url:
-            pytest.skip("PostgreSQL not configured: set DMSLAB_TEST_POSTGRES_URL (.ci/run starts a server)")
-        _reset(url)
-    create_key(home / "pseudonym.key").write_text(bytes(range(32)).hex() + "\n")
-    settings = load_settings(home=str(home), database_url=url, workers=1)
-    st = Store(url)
-    ingest_paths([department[0]], settings, store=st)
-    yield st, settings
-    st.close()
-    if request.param == "postgresql":
-        _reset(url)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 
 from dmslab.codes import CodeKey, code_key
 from dmslab.errors import IngestError, UnknownUnitError
-from dmslab.ingest._header import age_years, header_text, parse_da_tm, patient_from
+from dmslab.ingest._header import header_text, parse_da_tm, study_header_values
 from dmslab.ingest.rdsr._extract import DOSE_FIELDS, Extractor
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import SourceRecord, StudyRecord
@@ -167,16 +167,7 @@ def study_for(ds: Dataset, pseudonymise: Pseudonymiser, modality: str, *, source
     """
     ex = Extractor("study", "study")
     when = parse_da_tm(header_text(ds, "StudyDate"), header_text(ds, "StudyTime"))
-    _patient, per_study = patient_from(ds, pseudonymise)
-    ex.values.update(
-        accession_key=pseudonymise(header_text(ds, "AccessionNumber")),
-        study_datetime=when,
-        study_description=header_text(ds, "StudyDescription"),
-        requested_procedure=header_text(ds, "RequestedProcedureDescription"),
-        age_years=age_years(per_study["_age"], per_study["_birth"], when),
-        height_m=per_study["height_m"],
-        weight_kg=per_study["weight_kg"],
-    )
+    ex.values.update(study_header_values(ds, pseudonymise, when))
     ex.values.update(totals or {})
     proc = code_of(first(ds, "ProcedureCodeSequence"))
     if proc is not None:

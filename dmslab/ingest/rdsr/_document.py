@@ -9,7 +9,14 @@ from pydicom.dataset import Dataset
 from dmslab import codes as c
 from dmslab.codes import CodeKey
 from dmslab.errors import IngestError
-from dmslab.ingest._header import age_years, equipment_from, header_text, parse_da_tm, parse_dt, patient_from
+from dmslab.ingest._header import (
+    equipment_from,
+    header_text,
+    parse_da_tm,
+    parse_dt,
+    patient_from,
+    study_header_values,
+)
 from dmslab.ingest.rdsr._extract import Extractor
 from dmslab.ingest.rdsr._tree import Item, concept_of, read_tree
 from dmslab.ingest.rdsr.ct import ct_accumulated, ct_events
@@ -94,16 +101,7 @@ def _study(ds: Dataset, root: Item, pseudonymise: Pseudonymiser, modality: str,
     if when is None:
         start = root.child(c.START_OF_IRRADIATION)
         when = parse_dt(start.value if start is not None else None)
-    _patient, per_study = patient_from(ds, pseudonymise)
-    ex.values.update(
-        accession_key=pseudonymise(header_text(ds, "AccessionNumber")),
-        study_datetime=when,
-        study_description=header_text(ds, "StudyDescription"),
-        requested_procedure=header_text(ds, "RequestedProcedureDescription"),
-        age_years=age_years(per_study["_age"], per_study["_birth"], when),
-        height_m=per_study["height_m"],
-        weight_kg=per_study["weight_kg"],
-    )
+    ex.values.update(study_header_values(ds, pseudonymise, when))
     proc = ds.get("ProcedureCodeSequence")
     if proc:
         ex.values["procedure_code"] = f"{proc[0].get('CodingSchemeDesignator', '')}:{proc[0].get('CodeValue', '')}"
