@@ -81,6 +81,7 @@ class ReceiverSettings:
     tls_key: Path | None = None
     tls_ca: Path | None = None
     network_timeout_s: float = 60.0
+    mpps: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.ae_title.strip()) <= 16 or "\\" in self.ae_title:

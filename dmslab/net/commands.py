@@ -43,7 +43,8 @@ def _receiver_settings(args: argparse.Namespace, settings: Settings) -> Any:
     return load_receiver_settings(
         settings, ae_title=args.ae_title, port=args.port, bind_address=args.bind, allowed_aets=args.allow,
         inbox_dir=args.inbox, min_free_bytes=args.min_free_bytes, after_ingest=args.after_ingest,
-        archive_dir=args.archive_dir, tls_cert=args.tls_cert, tls_key=args.tls_key, tls_ca=args.tls_ca)
+        archive_dir=args.archive_dir, tls_cert=args.tls_cert, tls_key=args.tls_key, tls_ca=args.tls_ca,
+        mpps=getattr(args, "mpps", None))
 
 
 def _wait_for_signal(stop: threading.Event, tick: Callable[[], None], *, child: bool = False) -> None:
@@ -122,6 +123,8 @@ def add_receive_command(add: Add, settings_from: SettingsFrom) -> argparse.Argum
     p.add_argument("--tls-cert", help="PEM certificate chain: TLS only when given with --tls-key")
     p.add_argument("--tls-key", help="PEM private key")
     p.add_argument("--tls-ca", help="PEM CA bundle: require client certificates signed by these CAs")
+    p.add_argument("--no-mpps", dest="mpps", action="store_false", default=None,
+                   help="do not accept MPPS N-CREATE/N-SET on the receiver's port (default: accept)")
     p.add_argument("--workers", type=int, help="parser processes per ingest batch (default 1)")
     p.add_argument("--worker", choices=["process", "thread"], default="process",
                    help="run the ingest worker in a child process (default) or a thread of the receiver")

@@ -24,6 +24,7 @@ from dmslab.config import Settings
 from dmslab.net import handlers
 from dmslab.net._settings import ReceiverSettings
 from dmslab.net.inbox import Inbox
+from dmslab.net.mpps import MPPS_SOP_CLASS, mpps_handlers
 from dmslab.net.status import StatusFile
 from dmslab.net.worker import IngestWorker
 
@@ -82,6 +83,8 @@ def build_ae(receiver: ReceiverSettings) -> AE:
     for sop_class, syntaxes in STORAGE_CLASSES.items():
         ae.add_supported_context(sop_class, syntaxes)
     ae.add_supported_context(_VERIFICATION, _UNCOMPRESSED)
+    if receiver.mpps:  # older modalities send dose in MPPS N-CREATE/N-SET to the same AE
+        ae.add_supported_context(MPPS_SOP_CLASS, _UNCOMPRESSED)
     ae.require_calling_aet = list(receiver.allowed_aets)
     ae.require_called_aet = True  # a sender configured with another AE title is misconfigured: tell it
     ae.network_timeout = receiver.network_timeout_s
@@ -173,7 +176,7 @@ class Receiver:
         try:
             self._server = ae.start_server((self.receiver.bind_address, self.receiver.port), block=False,
                                            ssl_context=self.receiver.ssl_context(),
-                                           evt_handlers=event_handlers(self.inbox, self.status, self.receiver))
+                                           evt_handlers=self._handlers())
         except Exception:  # port in use, unreadable certificate...: do not leave the worker behind
             self.stop()
             raise
@@ -181,6 +184,12 @@ class Receiver:
         self.status.flush(force=True)
         logger.info("receiving as %s on %s:%d, inbox %s", self.receiver.ae_title, self.receiver.bind_address,
                     self.port, self.inbox.root)
+
+    def _handlers(self) -> list[Any]:
+        found = event_handlers(self.inbox, self.status, self.receiver)
+        if self.receiver.mpps:
+            found += mpps_handlers(self.settings.database_url)
+        return found
 
     def _start_worker(self) -> None:
         if self.worker_mode == "thread":

@@ -176,3 +176,30 @@ def test_mpps_values_units_without_network() -> None:
     assert "study_uid" not in values and values["status"] == "COMPLETED"
     record = MppsRecord("1.2", "COMPLETED", dt.datetime(2026, 1, 1), dap_gym2=5.0).checked()
     assert record.flags == "dap_gym2=5.0: above plausible maximum 0.5 Gy.m2"
+
+
+
+def test_receiver_port_also_takes_mpps(tmp_path, department) -> None:
+    """MPPS sent to the receiver's own AE and port is stored (setting ``mpps``, on by default); off, it is refused."""
+    from _receiver_util import make_settings, receiver_settings
+
+    from dmslab.net.scp import Receiver
+
+    _root, truth = department
+    rf = next(s for s in truth.studies if s.modality == "RF")
+    settings = make_settings(tmp_path)
+    with Receiver(settings, receiver_settings(settings), worker="none") as rec:
+        ae = AE(ae_title="TESTSCU")  # on the test receiver's allow-list
+        ae.add_requested_context(ModalityPerformedProcedureStep)
+        assoc = ae.associate("127.0.0.1", rec.port, ae_title=rec.receiver.ae_title)
+        assert assoc.is_established
+        uid = generate_uid()
+        assert _status(assoc.send_n_create(_create_ds(rf.study_uid, "RF", rf.station_name),
+                                           ModalityPerformedProcedureStep, uid)) == SUCCESS
+        assert _status(assoc.send_n_set(_fluoro_set(), ModalityPerformedProcedureStep, uid)) == SUCCESS
+        assoc.release()
+    row = _rows(settings.database_url)[uid]
+    assert row["status"] == "COMPLETED" and row["dap_gym2"] == pytest.approx(0.015345)
+    with Receiver(settings, receiver_settings(settings, mpps=False), worker="none") as rec:
+        assoc = ae.associate("127.0.0.1", rec.port, ae_title=rec.receiver.ae_title)
+        assert not assoc.is_established  # no presentation context for MPPS: association rejected or aborted
