@@ -156,6 +156,9 @@ class Receiver:
         self._server: Any = None
         self._stop: Any = None
         self._runner: Any = None
+        self._started_at = 0.0
+        self._restart_at = 0.0
+        self._restart_delay = 0.5
 
     @property
     def port(self) -> int:
@@ -199,6 +202,7 @@ class Receiver:
             self._runner = threading.Thread(target=_run_worker, args=(worker, self._stop), name="dmslab-ingest",
                                             daemon=True)
         elif self.worker_mode == "process":  # a new interpreter: nothing forked from a process with threads
+            self._started_at = time.monotonic()
             cmd = [sys.executable, "-m", "dmslab.cli", "receive", "--worker-only", "--parent-pid", str(os.getpid())]
             self._runner = subprocess.Popen(cmd, env=_worker_environment(self.settings, self.receiver),
                                             stdout=subprocess.DEVNULL)
@@ -212,7 +216,14 @@ class Receiver:
         runner = self._runner
         if self.worker_mode != "process" or runner is None or runner.poll() is None:
             return
-        msg = f"ingest worker process {runner.pid} ended with exit code {runner.returncode}; restarting it"
+        now = time.monotonic()
+        if now < self._restart_at:
+            return  # backing off: a worker that dies at once (lock held elsewhere, bad settings) is not respawned hot
+        quick = now - self._started_at < 10.0
+        self._restart_delay = min(self._restart_delay * 2, 60.0) if quick else 1.0
+        self._restart_at = now + self._restart_delay
+        msg = (f"ingest worker process {runner.pid} ended with exit code {runner.returncode}; restarting it"
+               + (f" (it ran < 10 s: next restart no sooner than {self._restart_delay:.0f} s)" if quick else ""))
         logger.error(msg)
         self.status.error(msg)
         self._start_worker()

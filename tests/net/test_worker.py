@@ -126,3 +126,32 @@ def test_killed_worker_process_is_restarted(tmp_path: Path, department: tuple[Pa
         assert rec._runner is not first and rec._runner.poll() is None
     assert set(ingested_counts(settings.database_url)) == set(sent.success) and len(sent.success) == 6
     assert "ended with exit code -9" in read_status(rec.inbox.root)["receiver"]["errors"][-1]["message"]
+
+
+def test_a_worker_that_keeps_dying_is_restarted_with_backoff(tmp_path: Path, monkeypatch) -> None:
+    """A worker that exits at once (lock held elsewhere, bad settings) is not respawned in a hot loop."""
+    import subprocess
+    import sys
+    import time
+
+    settings = make_settings(tmp_path)
+    rec = Receiver(settings, receiver_settings(settings), worker="process")
+    starts: list[float] = []
+
+    def dead_worker() -> None:
+        starts.append(time.monotonic())
+        rec._started_at = time.monotonic()
+        rec._runner = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+        rec._runner.wait()
+
+    monkeypatch.setattr(rec, "_start_worker", dead_worker)
+    dead_worker()
+    deadline = time.monotonic() + 3.5
+    while time.monotonic() < deadline:
+        rec.supervise()
+        time.sleep(0.05)
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert 2 <= len(starts) <= 4, starts  # immediate restart, then 1 s, 2 s ... apart: not ~70 restarts
+    assert all(g >= 0.9 for g in gaps[1:]), gaps
+    rec.status.flush(force=True)
+    assert "next restart no sooner than" in read_status(rec.inbox.root)["receiver"]["errors"][-1]["message"]
