@@ -248,6 +248,25 @@ def test_qr_by_c_move_to_own_listener(pacs: Pacs, settings) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_qr_by_c_move_to_a_running_receiver(pacs: Pacs, settings) -> None:
+    """C-MOVE to `dmslab receive` (the move destination Orthanc knows): the receiver's worker ingests them."""
+    from dmslab.net._settings import ReceiverSettings
+    from dmslab.net.scp import Receiver
+
+    rs = ReceiverSettings(ae_title=MOVE_AET, port=pacs.listen_port, bind_address="127.0.0.1",
+                          allowed_aets=(pacs.server.aet,), inbox_dir=settings.home / "inbox",
+                          archive_dir=settings.home / "archive", min_free_bytes=0, poll_s=0.1, max_backoff_s=1.0)
+    with Receiver(settings, rs, worker="thread") as rec:
+        summary = run_qr(_peer(pacs), WINDOW, settings, options=QrOptions(move_aet=MOVE_AET))
+        assert summary.failed == []
+        assert rec.wait_drained(60)
+    got = _ingested_uids(settings.database_url)
+    assert got == pacs.expected, (sorted(got - pacs.expected), sorted(pacs.expected - got))
+    again = run_qr(_peer(pacs), WINDOW, settings, options=QrOptions(move_aet=MOVE_AET))
+    assert again.retrieved == 0 and set(again.skipped) == {"already imported"}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_qr_command_line(pacs: Pacs, settings, capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
 
