@@ -53,7 +53,7 @@ class ReceiverSettings:
     ingest_batch
         Objects per ingest batch of the worker (``DMSLAB_INGEST_BATCH``; default 200).
     poll_s
-        Seconds between inbox scans when idle (``DMSLAB_POLL_S``; default 0.5 s).
+        Seconds between inbox scans when idle (``DMSLAB_POLL_S``; default 0.2 s).
     max_backoff_s
         Longest wait between retries when the database is unavailable (``DMSLAB_MAX_BACKOFF_S``; default 60 s).
     tls_cert, tls_key
@@ -75,7 +75,7 @@ class ReceiverSettings:
     after_ingest: str = "delete"
     archive_dir: Path = Path("archive")
     ingest_batch: int = 200
-    poll_s: float = 0.5
+    poll_s: float = 0.2
     max_backoff_s: float = 60.0
     tls_cert: Path | None = None
     tls_key: Path | None = None

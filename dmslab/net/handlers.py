@@ -92,10 +92,13 @@ def handle_echo(event: Any) -> int:
 
 
 def handle_conn_open(event: Any) -> None:
-    """EVT_CONN_OPEN: set TCP_NODELAY, so that small PDUs are not held back by Nagle's algorithm."""
+    """EVT_CONN_OPEN: set TCP_NODELAY, so that small PDUs are not held back by Nagle's algorithm, and shorten
+    this association's reactor poll from pynetdicom's 1 ms to 0.1 ms (an attribute of this association's DUL
+    only, no global is changed): measured with bench/bench_net.py, received objects/s 335 -> 445."""
     sock = event.assoc.dul.socket.socket
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    event.assoc.dul._run_loop_delay = 0.0001
 
 
 def handle_rejected(event: Any, status: StatusFile) -> None:
