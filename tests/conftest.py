@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from dmslab.config import Settings, load_settings
+from dmslab.jobs import ingest_paths
 from dmslab.pseudonym import Pseudonymiser, create_key
+from dmslab.store import Store
 from dmslab.synth import DepartmentConfig, GroundTruth, generate_department
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,3 +72,24 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     key = create_key(home / "pseudonym.key")
     key.write_text(TEST_KEY.hex() + "\n")
     return load_settings(home=str(home), database_url=db_url, workers=1)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def filled(request, department, tmp_path_factory) -> Iterator[tuple[Store, Settings]]:
+    """The department ingested once per backend for the module; tests that change the store undo it."""
+    home = tmp_path_factory.mktemp("home")
+    if request.param == "sqlite":
+        url = f"sqlite:///{home / 'dmslab.sqlite'}"
+    else:
+        url = os.environ.get("DMSLAB_TEST_POSTGRES_URL", "")
+        if not url:
+            pytest.skip("PostgreSQL not configured: set DMSLAB_TEST_POSTGRES_URL (.ci/run starts a server)")
+        _reset(url)
+    create_key(home / "pseudonym.key").write_text(bytes(range(32)).hex() + "\n")
+    settings = load_settings(home=str(home), database_url=url, workers=1)
+    st = Store(url)
+    ingest_paths([department[0]], settings, store=st)
+    yield st, settings
+    st.close()
+    if request.param == "postgresql":
+        _reset(url)
