@@ -15,7 +15,7 @@ from typing import Any
 
 from dmslab.errors import ConfigError
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "load_settings", "read_layers"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,28 +89,34 @@ def _coerce(name: str, raw: Any) -> Any:
     return str(raw)
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the TOML file, the environment and ``overrides`` (``None`` values are ignored)."""
-    names = {f.name for f in fields(Settings)}
-    unknown = set(overrides) - names
-    if unknown:
-        raise ConfigError(f"unknown setting(s) {sorted(unknown)}; allowed: {sorted(names)}")
+def read_layers(home: Path, section: str, names: set[str], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Raw values of one settings section: the ``[section]`` table of the TOML file, then ``DMSLAB_<NAME>``
+    environment variables, then ``overrides`` (``None`` ignored). Unknown names in the file are an error."""
     values: dict[str, Any] = {}
-    home = Path(os.environ.get("DMSLAB_HOME", overrides.get("home") or "~/.dmslab")).expanduser()
     cfg_file = Path(os.environ.get("DMSLAB_CONFIG", home / "dmslab.toml"))
     if cfg_file.is_file():
         with open(cfg_file, "rb") as fh:
-            file_values = tomllib.load(fh).get("dmslab", {})
+            file_values = tomllib.load(fh).get(section, {})
         bad = set(file_values) - names
         if bad:
-            raise ConfigError(f"{cfg_file}: unknown setting(s) {sorted(bad)}; allowed: {sorted(names)}")
+            raise ConfigError(f"{cfg_file} [{section}]: unknown setting(s) {sorted(bad)}; allowed: {sorted(names)}")
         values.update(file_values)
     for name in names:
         env = os.environ.get(f"DMSLAB_{name.upper()}")
         if env is not None:
             values[name] = env
     values.update({k: v for k, v in overrides.items() if v is not None})
-    values = {k: _coerce(k, v) for k, v in values.items()}
+    return values
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the TOML file, the environment and ``overrides`` (``None`` values are ignored)."""
+    names = {f.name for f in fields(Settings)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {sorted(unknown)}; allowed: {sorted(names)}")
+    home = Path(os.environ.get("DMSLAB_HOME", overrides.get("home") or "~/.dmslab")).expanduser()
+    values = {k: _coerce(k, v) for k, v in read_layers(home, "dmslab", names, overrides).items()}
     home = values.setdefault("home", home)
     values.setdefault("database_url", f"sqlite:///{home / 'dmslab.sqlite'}")
     values.setdefault("key_file", home / "pseudonym.key")

@@ -7,14 +7,12 @@ upper-cased field name, e.g. ``DMSLAB_AE_TITLE``) < explicit keyword arguments (
 
 from __future__ import annotations
 
-import os
 import ssl
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from dmslab.config import Settings
+from dmslab.config import Settings, read_layers
 from dmslab.errors import ConfigError
 
 __all__ = ["ReceiverSettings", "load_receiver_settings"]
@@ -146,20 +144,7 @@ def load_receiver_settings(settings: Settings, **overrides: Any) -> ReceiverSett
     unknown = set(overrides) - set(names)
     if unknown:
         raise ConfigError(f"unknown receiver setting(s) {sorted(unknown)}; allowed: {sorted(names)}")
-    values: dict[str, Any] = {}
-    cfg_file = Path(os.environ.get("DMSLAB_CONFIG", settings.home / "dmslab.toml"))
-    if cfg_file.is_file():
-        with open(cfg_file, "rb") as fh:
-            file_values = tomllib.load(fh).get("receiver", {})
-        bad = set(file_values) - set(names)
-        if bad:
-            raise ConfigError(f"{cfg_file} [receiver]: unknown setting(s) {sorted(bad)}; allowed: {sorted(names)}")
-        values.update(file_values)
-    for name in names:
-        env = os.environ.get(f"DMSLAB_{name.upper()}")
-        if env is not None:
-            values[name] = env
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    values = read_layers(settings.home, "receiver", set(names), overrides)
     out = {k: _coerce(k, v, ReceiverSettings.__dataclass_fields__[k].default.__class__) for k, v in values.items()}
     out.setdefault("inbox_dir", settings.home / "inbox")
     out.setdefault("archive_dir", settings.home / "archive")
