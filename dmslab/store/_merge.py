@@ -28,15 +28,16 @@ def _add(a: Any, b: Any) -> Any:
 
 
 def merge_totals(old: dict[str, Any], new: dict[str, Any], old_events: set[str], new_events: set[str],
-                 new_event_sums: dict[str, float]) -> tuple[dict[str, Any], str | None]:
-    """Totals of the merged study and, for a partial overlap, a flag explaining the merge."""
+                 new_event_sums: dict[str, float], *, keys: tuple[str, ...] = ADDITIVE_TOTALS,
+                 ) -> tuple[dict[str, Any], str | None]:
+    """Totals (``keys``) of the merged study or plane and, for a partial overlap, a flag explaining the merge."""
     if new_events >= old_events:
-        return {k: new.get(k) for k in ADDITIVE_TOTALS}, None
+        return {k: new.get(k) for k in keys}, None
     if not (new_events & old_events):
-        return {k: _add(old.get(k), new.get(k)) for k in ADDITIVE_TOTALS}, None
+        return {k: _add(old.get(k), new.get(k)) for k in keys}, None
     if new_events <= old_events:
-        return {k: old.get(k) for k in ADDITIVE_TOTALS}, None
-    merged = {k: old.get(k) for k in ADDITIVE_TOTALS}
+        return {k: old.get(k) for k in keys}, None
+    merged = {k: old.get(k) for k in keys}
     for k, v in new_event_sums.items():
         merged[k] = _add(merged.get(k), v)
     return merged, "totals: objects overlap partially; additive totals = stored + new events"

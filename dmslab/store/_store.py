@@ -119,9 +119,3 @@ class Store:
     def table(self, name: str) -> pd.DataFrame:
         """A whole table as a DataFrame."""
         return self.read(sa.select(table(name)))
-
-    def seen_sop_instance_uids(self) -> set[str]:
-        """SOP Instance UIDs already ingested (lets ingest skip re-parsing repeated sends)."""
-        so = table("source_object")
-        with self.engine.connect() as conn:
-            return {r[0] for r in conn.execute(sa.select(so.c.sop_instance_uid).where(so.c.status == "ingested"))}

@@ -319,13 +319,8 @@ class BatchWriter:
             if row is None:
                 self.conn.execute(t.insert().values(study_id=study.id, **values))
                 continue
-            totals = [k for k in values if k.endswith(("_gym2", "_gy", "_s", "_mgy")) or k == "n_frames"]
-            if new_uids >= old:
-                update = {k: values[k] for k in totals}
-            elif not (new_uids & old):
-                update = {k: (row[k] or 0) + values[k] if values[k] is not None else row[k] for k in totals}
-            else:
-                continue
+            totals = tuple(k for k in values if k.endswith(("_gym2", "_gy", "_s", "_mgy")) or k == "n_frames")
+            update, _flag = merge_totals(dict(row), values, old, new_uids, {}, keys=totals)
             self.conn.execute(t.update().where(t.c.id == row["id"]).values(**update))
 
     # ---- flush --------------------------------------------------------------------------------------

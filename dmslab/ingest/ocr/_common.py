@@ -8,7 +8,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from dmslab.contracts import check_values
-from dmslab.ingest._header import age_years, header_text, parse_da_tm, patient_from
+from dmslab.ingest._header import header_text, parse_da_tm, patient_from, study_header_values
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import PatientRecord, StudyRecord
 
@@ -41,17 +41,8 @@ def study_record(ds: Dataset, pseudonymise: Pseudonymiser, *, source_kind: str,
         Review flags found while reading; contract problems are appended.
     """
     when = parse_da_tm(header_text(ds, "StudyDate"), header_text(ds, "StudyTime"))
-    patient, per_study = patient_from(ds, pseudonymise)
-    fields: dict[str, Any] = {
-        "accession_key": pseudonymise(header_text(ds, "AccessionNumber")),
-        "study_datetime": when,
-        "study_description": header_text(ds, "StudyDescription"),
-        "requested_procedure": header_text(ds, "RequestedProcedureDescription"),
-        "age_years": age_years(per_study["_age"], per_study["_birth"], when),
-        "height_m": per_study["height_m"],
-        "weight_kg": per_study["weight_kg"],
-        **values,
-    }
+    patient, _ = patient_from(ds, pseudonymise)
+    fields: dict[str, Any] = {**study_header_values(ds, pseudonymise, when), **values}
     fields = {k: v for k, v in fields.items() if v is not None}
     all_flags = tuple(flags) + check_values("study", fields)
     study = StudyRecord(study_uid=str(ds.StudyInstanceUID), modality="CT", source_kind=source_kind,
