@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dmslab.config import load_settings
+from dmslab.config import load_settings, override
 from dmslab.errors import ConfigError
 
 
@@ -45,3 +45,62 @@ def test_unknown_or_bad_values_are_named(home, monkeypatch):
 def test_database_password_is_masked(home):
     s = load_settings(home=str(home), database_url="postgresql+psycopg://dms:secret@db.local/dmslab")
     assert "secret" not in str(s.masked()) and "db.local" in s.masked()["database_url"]
+
+
+_SECTION_VARS = ("DMSLAB_PORT", "DMSLAB_AE_TITLE", "DMSLAB_SMTP_HOST", "DMSLAB_SMTP_PORT", "DMSLAB_SMTP_SECURITY",
+                 "DMSLAB_SMTP_USER", "DMSLAB_SMTP_PASSWORD", "DMSLAB_SMTP_FROM", "DMSLAB_QR_PACS_HOST",
+                 "DMSLAB_QR_PACS_PORT", "DMSLAB_REPORTS_URL")
+
+
+def test_sections_are_read_from_their_tables_then_the_environment(home, monkeypatch):
+    for var in _SECTION_VARS:
+        monkeypatch.delenv(var, raising=False)
+    (home / "dmslab.toml").write_text(
+        '[receiver]\nae_title = "DMS_FILE"\nport = 4242\nallowed_aets = ["CT1", "CT2"]\n'
+        '[smtp]\nhost = "mail.hospital.example"\nsecurity = "starttls"\nsender = "dms@hospital.example"\n'
+        '[qr]\npacs_host = "pacs.hospital.example"\npacs_port = 104\npacs_aet = "PACS"\nchunk_days = 3\n')
+    s = load_settings(home=str(home))
+    assert (s.receiver.ae_title, s.receiver.port, s.receiver.allowed_aets) == ("DMS_FILE", 4242, ("CT1", "CT2"))
+    assert s.receiver.inbox_dir == home / "inbox" and s.qr.inbox_dir == home / "qr-inbox"
+    assert (s.smtp.host, s.smtp.server_port, s.smtp.sender) == ("mail.hospital.example", 587, "dms@hospital.example")
+    assert (s.qr.pacs_host, s.qr.pacs_port, s.qr.pacs_aet, s.qr.chunk_days) == ("pacs.hospital.example", 104,
+                                                                                "PACS", 3)
+    monkeypatch.setenv("DMSLAB_PORT", "5555")
+    monkeypatch.setenv("DMSLAB_SMTP_PORT", "2525")
+    monkeypatch.setenv("DMSLAB_QR_PACS_PORT", "11112")
+    s = load_settings(home=str(home))
+    assert (s.receiver.port, s.smtp.server_port, s.qr.pacs_port) == (5555, 2525, 11112)
+    assert override(s.receiver, port="104", allowed_aets="A, B").allowed_aets == ("A", "B")
+
+
+def test_section_errors_name_the_section_and_setting(home, monkeypatch):
+    for var in _SECTION_VARS:
+        monkeypatch.delenv(var, raising=False)
+    (home / "dmslab.toml").write_text('[smtp]\nhots = "x"\n')
+    with pytest.raises(ConfigError, match=r"\[smtp\].*hots"):
+        load_settings(home=str(home))
+    (home / "dmslab.toml").write_text('[smtp]\nhost = "x"\nuser = "mpe"\npassword = "pw"\n')
+    with pytest.raises(ConfigError, match="password in clear"):
+        load_settings(home=str(home))
+    (home / "dmslab.toml").write_text("")
+    monkeypatch.setenv("DMSLAB_QR_PACS_PORT", "one-o-four")
+    with pytest.raises(ConfigError, match=r"\[qr\] pacs_port must be a whole number"):
+        load_settings(home=str(home))
+    monkeypatch.delenv("DMSLAB_QR_PACS_PORT")
+    s = load_settings(home=str(home))
+    with pytest.raises(ConfigError, match="unknown"):
+        override(s.qr, pacs="x")
+    with pytest.raises(ConfigError, match="pacs_aet must be 1-16"):
+        override(s.qr, pacs_aet="A" * 17)
+
+
+def test_smtp_password_is_masked(home, monkeypatch):
+    for var in _SECTION_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DMSLAB_SMTP_HOST", "mail.example")
+    monkeypatch.setenv("DMSLAB_SMTP_SECURITY", "SSL")
+    monkeypatch.setenv("DMSLAB_SMTP_USER", "mpe")
+    monkeypatch.setenv("DMSLAB_SMTP_PASSWORD", "s3cret")
+    s = load_settings(home=str(home))
+    assert s.smtp.security == "ssl" and s.smtp.server_port == 465
+    assert "s3cret" not in repr(s.smtp) and "s3cret" not in str(s.masked()) and s.smtp.password == "s3cret"

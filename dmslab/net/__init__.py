@@ -1,6 +1,5 @@
 """DICOM network: the receiver (Storage SCP), query/retrieve (SCU) and MPPS, writing to a durable inbox."""
 
-from dmslab.net._settings import ReceiverSettings, load_receiver_settings
 from dmslab.net.inbox import Inbox, InboxFullError
 from dmslab.net.scp import LoopbackSummary, Receiver, send_and_ingest_over_dicom, send_files
 from dmslab.net.status import status_lines
@@ -12,8 +11,6 @@ __all__ = [
     "IngestWorker",
     "LoopbackSummary",
     "Receiver",
-    "ReceiverSettings",
-    "load_receiver_settings",
     "send_and_ingest_over_dicom",
     "send_files",
     "status_lines",

@@ -38,10 +38,10 @@ def register(add: Add, settings_from: SettingsFrom) -> None:
 
 
 def _receiver_settings(args: argparse.Namespace, settings: Settings) -> Any:
-    from dmslab.net._settings import load_receiver_settings
+    from dmslab.config import override
 
-    return load_receiver_settings(
-        settings, ae_title=args.ae_title, port=args.port, bind_address=args.bind, allowed_aets=args.allow,
+    return override(
+        settings.receiver, ae_title=args.ae_title, port=args.port, bind_address=args.bind, allowed_aets=args.allow,
         inbox_dir=args.inbox, min_free_bytes=args.min_free_bytes, after_ingest=args.after_ingest,
         archive_dir=args.archive_dir, tls_cert=args.tls_cert, tls_key=args.tls_key, tls_ca=args.tls_ca,
         mpps=getattr(args, "mpps", None))
@@ -137,11 +137,11 @@ def add_receive_command(add: Add, settings_from: SettingsFrom) -> argparse.Argum
 
 
 def _cmd_status(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
-    from dmslab.net._settings import load_receiver_settings
+    from dmslab.config import override
     from dmslab.net.status import status_lines
 
     settings = settings_from(args)
-    rs = load_receiver_settings(settings, inbox_dir=args.inbox)
+    rs = override(settings.receiver, inbox_dir=args.inbox)
     for line in status_lines(rs.inbox_dir, None if args.no_database else settings.database_url):
         print(line)
     return 0

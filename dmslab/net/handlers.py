@@ -18,6 +18,7 @@ from typing import Any
 from pydicom.filereader import read_dataset
 from pydicom.uid import UID
 
+from dmslab.net._part10 import announced_uids, file_meta_bytes
 from dmslab.net.inbox import Inbox, InboxFullError
 from dmslab.net.status import StatusFile
 
@@ -41,6 +42,10 @@ class StoreStatus(enum.IntEnum):
 
 def _announced_object(raw: bytes, transfer_syntax: UID) -> tuple[str, str]:
     """SOP Class and Instance UID read from the first elements of the encoded dataset."""
+    if transfer_syntax.is_little_endian:
+        found = announced_uids(raw, implicit_vr=transfer_syntax.is_implicit_VR)
+        if found is not None:
+            return found
     ds = read_dataset(io.BytesIO(raw), transfer_syntax.is_implicit_VR, transfer_syntax.is_little_endian,
                       stop_when=lambda tag, _vr, _length: tag > _SOP_INSTANCE_UID)
     return str(ds.get("SOPClassUID", "")), str(ds.get("SOPInstanceUID", ""))
@@ -72,8 +77,11 @@ def handle_store(event: Any, inbox: Inbox, status: StatusFile, max_object_bytes:
         status.count("refused", last="last_refused_at", force=True)
         return refusal[0]
     name = sop if _UID.match(sop) and len(sop) <= 64 else None
+    req = event.request
+    data = file_meta_bytes(str(req.AffectedSOPClassUID), sop, str(event.context.transfer_syntax),
+                           event.assoc.requestor.ae_title) + req.DataSet.getvalue()
     try:
-        inbox.put(event.encoded_dataset(), name=f"{name}.{uuid.uuid4().hex[:8]}" if name else None)
+        inbox.put(data, name=f"{name}.{uuid.uuid4().hex[:8]}" if name else None)
     except InboxFullError as exc:
         status.error(f"refused {sop}: {exc}")
         return StoreStatus.OUT_OF_RESOURCES

@@ -13,16 +13,15 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydicom import uid as _uid
 from pynetdicom import AE, evt
 
-from dmslab.config import Settings
+from dmslab.config import ReceiverSettings, Settings
 from dmslab.net import handlers
-from dmslab.net._settings import ReceiverSettings
 from dmslab.net.inbox import Inbox
 from dmslab.net.mpps import MPPS_SOP_CLASS, mpps_handlers
 from dmslab.net.status import StatusFile
@@ -121,10 +120,7 @@ _WORKER_FIELDS = ("inbox_dir", "min_free_bytes", "after_ingest", "archive_dir", 
 
 
 def _worker_environment(settings: Settings, receiver: ReceiverSettings) -> dict[str, str]:
-    env = dict(os.environ)
-    for name, value in settings.masked().items():
-        env[f"DMSLAB_{name.upper()}"] = str(value)
-    env["DMSLAB_DATABASE_URL"] = settings.database_url  # masked() hides the password
+    env = {**os.environ, **settings.core_environment()}
     for name in _WORKER_FIELDS:
         env[f"DMSLAB_{name.upper()}"] = str(getattr(receiver, name))
     return env
@@ -136,20 +132,21 @@ class Receiver:
     Parameters
     ----------
     settings
-        Site settings (database, key, quarantine).
+        Site settings (database, key, quarantine, and the ``receiver`` section).
     receiver
-        Receiver settings (AE title, port, allow-list, inbox, TLS).
+        Receiver settings (AE title, port, allow-list, inbox, TLS) to use instead of ``settings.receiver``.
     worker
         ``process`` (default): the ingest worker runs in a child process (``dmslab receive --worker-only``), so
         parsing does not compete with the network threads for the GIL, and is restarted if it dies;
         ``thread``: in this process; ``none``: a separate ``dmslab receive --worker-only`` drains the inbox.
     """
 
-    def __init__(self, settings: Settings, receiver: ReceiverSettings, *, worker: str = "process") -> None:
+    def __init__(self, settings: Settings, receiver: ReceiverSettings | None = None, *,
+                 worker: str = "process") -> None:
         if worker not in _WORKER_MODES:
             raise ValueError(f"worker must be one of {list(_WORKER_MODES)}, got {worker!r}")
         self.settings = settings
-        self.receiver = receiver
+        self.receiver = receiver = receiver or settings.receiver
         self.worker_mode = worker
         self.inbox = Inbox(receiver.inbox_dir, min_free_bytes=receiver.min_free_bytes)
         self.status = StatusFile(receiver.inbox_dir, "receiver")
@@ -355,9 +352,8 @@ def send_and_ingest_over_dicom(folder: str | Path, settings: Settings, *, timeou
     from dmslab.net.status import read_status
 
     files = [p for p, skip in iter_files([folder]) if not skip]
-    rs = ReceiverSettings(ae_title=ae_title, port=0, bind_address="127.0.0.1", allowed_aets=("DMSLAB_DEMO",),
-                          inbox_dir=settings.home / "inbox", archive_dir=settings.home / "archive", min_free_bytes=0,
-                          poll_s=0.2)
+    rs = replace(settings.receiver, ae_title=ae_title, port=0, bind_address="127.0.0.1",
+                 allowed_aets=("DMSLAB_DEMO",), min_free_bytes=0, tls_cert=None, tls_key=None, tls_ca=None)
     t0 = time.perf_counter()
     with Receiver(settings, rs, worker=worker) as rec:
         result = send_files(files, ("127.0.0.1", rec.port), called_aet=ae_title, calling_aet="DMSLAB_DEMO")

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import sqlalchemy.exc as sa_exc
 
-from dmslab.config import Settings
+from dmslab.config import ReceiverSettings, Settings
 from dmslab.errors import DmslabError
 from dmslab.jobs import IngestSummary, ingest_paths
-from dmslab.net._settings import ReceiverSettings
 from dmslab.net.inbox import Inbox
 from dmslab.net.status import StatusFile
 from dmslab.store import Store
@@ -30,6 +29,12 @@ from dmslab.store import Store
 __all__ = ["IngestWorker", "WorkerBusyError"]
 
 logger = logging.getLogger(__name__)
+
+#: Wait after a partial batch while objects are arriving [s]: long enough for the next batch to gather a few
+#: dozen objects at hundreds per second (one transaction each), short enough that the last objects of a send are
+#: in the store soon after their Success (measured with bench/bench_net.py: the idle poll, 0.2 s, here cost up
+#: to 0.4 s of tail per send).
+_TRICKLE_S = 0.05
 
 #: Errors meaning "the database (or the key) is not usable now": keep the files, retry later.
 _UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError,
@@ -161,9 +166,9 @@ class IngestWorker:
                 stop.wait(delay)
                 continue
             delay = 0.0
-            if n < self.receiver.ingest_batch:  # idle or trickling: let a batch build up (fewer transactions)
+            if n < self.receiver.ingest_batch:  # let a batch build up (fewer transactions), but not for long
                 self.status.flush()
-                stop.wait(self.receiver.poll_s)
+                stop.wait(self.receiver.poll_s if n == 0 else min(self.receiver.poll_s, _TRICKLE_S))
         self.status.flush(force=True)
 
     def drain(self) -> int:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -18,8 +19,7 @@ from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.dimse_primitives import C_STORE
 
-from dmslab.config import Settings, load_settings
-from dmslab.net._settings import ReceiverSettings
+from dmslab.config import ReceiverSettings, Settings, load_settings
 from dmslab.net.handlers import handle_conn_open
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,9 +141,8 @@ def make_settings(tmp_path: Path, db_url: str | None = None) -> Settings:
 
 def receiver_settings(settings: Settings, **kw: object) -> ReceiverSettings:
     base: dict[str, object] = {"port": 0, "bind_address": "127.0.0.1", "allowed_aets": ("TESTSCU", "STORESCU"),
-                               "inbox_dir": settings.home / "inbox", "archive_dir": settings.home / "archive",
                                "min_free_bytes": 0, "poll_s": 0.1, "max_backoff_s": 1.0}
-    return ReceiverSettings(**{**base, **kw})  # type: ignore[arg-type]
+    return replace(settings.receiver, **{**base, **kw})  # type: ignore[arg-type]
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:

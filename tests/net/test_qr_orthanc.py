@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -250,12 +250,10 @@ def test_qr_by_c_move_to_own_listener(pacs: Pacs, settings) -> None:
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_qr_by_c_move_to_a_running_receiver(pacs: Pacs, settings) -> None:
     """C-MOVE to `dmslab receive` (the move destination Orthanc knows): the receiver's worker ingests them."""
-    from dmslab.net._settings import ReceiverSettings
     from dmslab.net.scp import Receiver
 
-    rs = ReceiverSettings(ae_title=MOVE_AET, port=pacs.listen_port, bind_address="127.0.0.1",
-                          allowed_aets=(pacs.server.aet,), inbox_dir=settings.home / "inbox",
-                          archive_dir=settings.home / "archive", min_free_bytes=0, poll_s=0.1, max_backoff_s=1.0)
+    rs = replace(settings.receiver, ae_title=MOVE_AET, port=pacs.listen_port, bind_address="127.0.0.1",
+                 allowed_aets=(pacs.server.aet,), min_free_bytes=0, poll_s=0.1, max_backoff_s=1.0)
     with Receiver(settings, rs, worker="thread") as rec:
         summary = run_qr(_peer(pacs), WINDOW, settings, options=QrOptions(move_aet=MOVE_AET))
         assert summary.failed == []

@@ -9,8 +9,8 @@ import pytest
 from _receiver_util import ReceiverProcess, echo, free_port, make_settings, wait_port
 
 from dmslab.cli import main
+from dmslab.config import ReceiverSettings, load_settings, override
 from dmslab.errors import ConfigError
-from dmslab.net._settings import ReceiverSettings, load_receiver_settings
 from dmslab.net.handlers import StoreStatus
 from dmslab.net.scp import send_and_ingest_over_dicom, send_files
 from dmslab.synth import GroundTruth
@@ -61,11 +61,12 @@ def test_receiver_settings_precedence_and_validation(tmp_path: Path, monkeypatch
                                                'allowed_aets = ["CT1", "CT2"]\n')
     monkeypatch.setenv("DMSLAB_CONFIG", str(settings.home / "dmslab.toml"))
     monkeypatch.setenv("DMSLAB_PORT", "5555")
-    rs = load_receiver_settings(settings, ae_title="FROMCLI")
+    site = load_settings(home=str(settings.home))
+    rs = override(site.receiver, ae_title="FROMCLI")
     assert (rs.ae_title, rs.port, rs.allowed_aets) == ("FROMCLI", 5555, ("CT1", "CT2"))
     assert rs.inbox_dir == settings.home / "inbox"
     monkeypatch.setenv("DMSLAB_ALLOWED_AETS", "A, B")
-    assert load_receiver_settings(settings).allowed_aets == ("A", "B")
+    assert load_settings(home=str(settings.home)).receiver.allowed_aets == ("A", "B")
     with pytest.raises(ConfigError, match="ae_title must be 1-16"):
         ReceiverSettings(ae_title="X" * 17)
     with pytest.raises(ConfigError, match="after_ingest must be one of"):
@@ -73,4 +74,4 @@ def test_receiver_settings_precedence_and_validation(tmp_path: Path, monkeypatch
     with pytest.raises(ConfigError, match="tls_cert and tls_key"):
         ReceiverSettings(tls_cert=Path("c.pem"))
     with pytest.raises(ConfigError, match="port"):
-        load_receiver_settings(settings, port="eleven")
+        override(site.receiver, port="eleven")

@@ -1,23 +1,19 @@
-"""Receiver settings: AE title, port, allow-list, inbox, TLS — validated, frozen, read once.
+"""The ``[receiver]`` section: AE title, port, allow-list, inbox, TLS of ``dmslab receive`` — validated, frozen.
 
-They are not (yet) fields of :class:`dmslab.config.Settings`. Precedence: defaults < the ``[receiver]`` table of
-the dmslab TOML file (``$DMSLAB_CONFIG`` or ``<home>/dmslab.toml``) < ``DMSLAB_*`` environment variables (the
-upper-cased field name, e.g. ``DMSLAB_AE_TITLE``) < explicit keyword arguments (the CLI's flags).
+Environment variables are the upper-cased field names, e.g. ``DMSLAB_AE_TITLE``, ``DMSLAB_PORT``.
 """
 
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
-from dmslab.config import Settings, read_layers
 from dmslab.errors import ConfigError
 
-__all__ = ["ReceiverSettings", "load_receiver_settings"]
+__all__ = ["ReceiverSettings"]
 
-_BOOL = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 _AFTER = ("delete", "archive")
 
 
@@ -61,6 +57,8 @@ class ReceiverSettings:
         PEM bundle of CAs whose client certificates are required (``DMSLAB_TLS_CA``; optional, mutual TLS).
     network_timeout_s
         Idle seconds before an association is aborted (``DMSLAB_NETWORK_TIMEOUT_S``; default 60 s).
+    mpps
+        Accept MPPS N-CREATE/N-SET on the receiver's port (``DMSLAB_MPPS``; default true).
     """
 
     ae_title: str = "DMSLAB"
@@ -80,6 +78,9 @@ class ReceiverSettings:
     tls_ca: Path | None = None
     network_timeout_s: float = 60.0
     mpps: bool = True
+
+    SECTION: ClassVar[str] = "receiver"
+    ENV_PREFIX: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.ae_title.strip()) <= 16 or "\\" in self.ae_title:
@@ -110,42 +111,3 @@ class ReceiverSettings:
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(self.tls_ca)
         return ctx
-
-
-def _coerce(name: str, raw: Any, kind: Any) -> Any:
-    try:
-        if name == "allowed_aets":
-            items = raw.split(",") if isinstance(raw, str) else list(raw)
-            return tuple(str(a).strip() for a in items if str(a).strip())
-        if kind in ("int", int):
-            return int(raw)
-        if kind in ("float", float):
-            return float(raw)
-        if name.startswith("tls_") or name.endswith("_dir"):
-            return Path(str(raw)).expanduser() if str(raw) else None
-        if kind in ("bool", bool):
-            if isinstance(raw, bool):
-                return raw
-            return _BOOL[str(raw).strip().lower()]
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ConfigError(f"receiver setting {name}: cannot use {raw!r} ({exc})") from exc
-    return str(raw)
-
-
-def load_receiver_settings(settings: Settings, **overrides: Any) -> ReceiverSettings:
-    """Read the receiver settings for the site of ``settings`` (``None`` overrides are ignored).
-
-    Raises
-    ------
-    ConfigError
-        On an unknown setting or a value that cannot be used; the message names the setting.
-    """
-    names = {f.name: f.type for f in fields(ReceiverSettings)}
-    unknown = set(overrides) - set(names)
-    if unknown:
-        raise ConfigError(f"unknown receiver setting(s) {sorted(unknown)}; allowed: {sorted(names)}")
-    values = read_layers(settings.home, "receiver", set(names), overrides)
-    out = {k: _coerce(k, v, ReceiverSettings.__dataclass_fields__[k].default.__class__) for k, v in values.items()}
-    out.setdefault("inbox_dir", settings.home / "inbox")
-    out.setdefault("archive_dir", settings.home / "archive")
-    return ReceiverSettings(**out)
