@@ -20,7 +20,7 @@ from dmslab.analysis.drl import (
     set_local_drl,
     study_exceedances,
 )
-from dmslab.analysis.naming import apply_names
+from dmslab.analysis.naming import apply_names, classify, seed_rules
 from dmslab.analysis.stats import Filters
 from dmslab.jobs import ingest_paths
 from dmslab.store import Store
@@ -57,6 +57,77 @@ def test_tables_have_provenance_and_canonical_units():
     assert eu.loc[("CT KUB", "dlp_mgycm"), "clinical_indication"] == "Colic/abdominal pain"
     paed = drl_references("EU", patient_group="paediatric weight 5-15 kg").set_index(["standard_name", "metric"])
     assert paed.loc[("CT Chest", "dlp_mgycm"), "drl"] > 0
+
+
+#: Status = one keyword from this set, optionally followed by " (detail)".
+ALLOWED_STATUS = {"verified", "current", "secondary", "superseded", "historical"}
+
+
+@pytest.mark.parametrize("drl_set", sorted(DRL_SETS))
+def test_every_shipped_row_has_provenance_and_an_allowed_status(drl_set):
+    df = load_drls(drl_set)
+    for col in ("source", "edition", "year", "status", "verification", "source_ref"):
+        assert df[col].notna().all() and (df[col].astype(str).str.strip() != "").all(), (drl_set, col)
+    assert df["year"].between(1990, 2030).all()
+    keyword = df["status"].str.extract(r"^(\w+)(?: \(.+\))?$", expand=False)
+    assert keyword.notna().all(), df.loc[keyword.isna(), "status"].tolist()
+    assert set(keyword) <= ALLOWED_STATUS, set(keyword) - ALLOWED_STATUS
+    # "verified" only with a locator of the primary number that was seen; unverified rows say what was searched
+    verified = keyword == "verified"
+    assert df.loc[verified, "verification"].str.startswith("verified: ").all()
+    assert not df.loc[keyword == "secondary", "verification"].str.startswith("verified").any()
+    assert not df.loc[verified, "source"].str.contains("drl_app").any()  # app copies are never "verified"
+
+
+# Values checked against the primary text (stored copies of the publisher's page), one row per spot-check:
+#  UK: gov.uk "National Diagnostic Reference Levels (NDRLs) from 20 November 2024", Table 1 Adult CT examinations.
+#  DE 2022: BfS Bekanntmachung vom 17. November 2022 (BAnz AT 11.01.2023 B11), Tabelle 1 (umwelt-online.de copy).
+#  DE 2010: BfS/RöV Bekanntmachung vom 22. Juni 2010 (BAnz Nr. 111 2010), Tabellen 1-3 (umwelt-online.de copy).
+@pytest.mark.parametrize(("drl_set", "examination", "quantity", "year", "value"), [
+    ("UK", "Head", "CTDIvol", 2022, 47), ("UK", "Head", "DLP", 2022, 790),
+    ("UK", "Chest", "CTDIvol", 2022, 8.5), ("UK", "CT Pulmonary Angiography (CTPA)", "CTDIvol", 2022, 9.1),
+    ("UK", "Neck, chest, abdomen and pelvis", "DLP", 2022, 850), ("UK", "Kidneys, ureters, bladder", "DLP", 2022, 290),
+    ("UK", "Urogram", "DLP", 2022, 890),
+    ("DE", "Schulter (pro Ebene)", "KAP (DFP, dose-area product) per image", 2022, 25),
+    ("DE", "Thorax p.a.", "KAP (DFP, dose-area product) per image", 2022, 12),
+    ("DE", "Lendenwirbelsäule lat", "KAP (DFP, dose-area product) per image", 2022, 330),
+    ("DE", "Becken a.p./p.a.", "KAP (DFP, dose-area product) per image", 2022, 230),
+    ("DE", "Thorax pa", "KAP (DFP) per image", 2010, 16), ("DE", "PTCA", "KAP (DFP) per procedure", 2010, 6000),
+    ("DE", "Hirnschädel", "CTDIvol", 2010, 65), ("DE", "Hirnschädel", "DLP", 2010, 950),
+])
+def test_verified_values_equal_the_primary_numbers(drl_set, examination, quantity, year, value):
+    df = load_drls(drl_set)
+    row = df[(df["examination"] == examination) & (df["quantity"] == quantity) & (df["year"] == year)]
+    assert len(row) == 1
+    assert row["value"].iloc[0] == value
+    assert row["verification"].iloc[0].startswith("verified: ")
+
+
+def test_unverified_copies_keep_secondary_status():
+    for drl_set in ("EU", "US"):
+        assert load_drls(drl_set)["status"].str.startswith("secondary (").all(), drl_set
+    intl = load_drls("INT")
+    assert intl.loc[intl["source"].str.startswith("Bos"), "status"].str.startswith("secondary (").all()
+    assert load_drls("DE").query("year == 2010")["current"].eq(False).all()  # verified but superseded
+
+
+def test_uk_ctca_maps_to_a_standard_name():
+    uk = drl_references("UK").set_index(["standard_name", "metric"])
+    # three technique-specific UK CTCA NDRLs (BSCI page: 170 / 280 / 380 mGy cm); the standard name carries no
+    # gating technique, so the lowest (prospective, no padding) applies
+    assert uk.loc[("CT Coronary Angiography", "dlp_mgycm"), "drl"] == 170
+    assert sorted(load_drls("UK").query("examination.str.startswith('Coronary CT')")["value"]) == [170, 280, 380]
+    rules = seed_rules()
+    names = classify(_features(["CCTA prospective", "CT Coronary Angiogram", "Coronary calcium score"]), rules)
+    assert list(names[:2]) == ["CT Coronary Angiography"] * 2
+    assert names.iloc[2] != "CT Coronary Angiography"  # calcium scoring is not CTCA
+
+
+def _features(descriptions):
+    cols = ("requested_procedure", "procedure_code", "acquisition_protocols", "target_regions", "views", "phantoms")
+    df = pd.DataFrame({"modality": "CT", "study_description": descriptions, **{c: "" for c in cols}})
+    df["text"] = df["study_description"]
+    return df
 
 
 def _truth_frames(truth):

@@ -7,7 +7,7 @@ radiopharmaceutical agent concept has three codings in the wild: SCT 349358000 (
 References
 ----------
 DICOM PS3.16 TID 10021 Radiopharmaceutical Radiation Dose, TID 10022 Radiopharmaceutical Administration;
-``shared/reference/rdsr_codes.md`` ("TID 10021").
+``shared/reference/rdsr_codes.md`` ("TID 10021"). Organ doses: :mod:`dmslab.ingest.rdsr._organ_dose`.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from dmslab.ingest._header import equipment_from, header_text, parse_dt, patient
 from dmslab.ingest.headers._common import source_for, study_for
 from dmslab.ingest.rdsr._document import SR_SOP_CLASSES
 from dmslab.ingest.rdsr._extract import Extractor, NumSpec
+from dmslab.ingest.rdsr._organ_dose import EffectiveDoseBasis, NmOrganDoseRecord, effective_dose_basis, organ_doses
 from dmslab.ingest.rdsr._tree import Item, concept_of, read_tree
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import DoseReport, NmEventRecord, SourceRecord
 
-__all__ = ["RRDSR_SOP_CLASS", "RrdsrImporter", "parse_rrdsr"]
+__all__ = ["RRDSR_SOP_CLASS", "RrdsrImporter", "dose_estimates", "parse_rrdsr"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ PRE_ACTIVITY = DCM("113508")
 POST_ACTIVITY = DCM("113509")
 ROUTE = SCT("410675002")
 VOLUME = DCM("123005")
-ORGAN_DOSE_INFORMATION = DCM("113517")
+ORGAN_DOSE_INFORMATION = DCM("113517")  # TID 10022 row "Organ Dose Information", parsed by _organ_dose
 
 _NUMS: NumSpec = {
     HALF_LIFE: ("half_life_s", "time_s"),
@@ -72,14 +73,19 @@ def _code_item(idx: dict[CodeKey, list[Item]], keys: frozenset[CodeKey]) -> Item
     return None
 
 
+def _event_uid(admin: Item, i: int) -> str:
+    items = admin.index(stop=frozenset({ORGAN_DOSE_INFORMATION})).get(ADMINISTRATION_EVENT_UID)
+    uid = items[0].value if items else None
+    if not uid or not isinstance(uid, str):
+        raise IngestError("missing_required_concept",
+                          f"Radiopharmaceutical Administration [{i}] has no Event UID (DCM 113503)")
+    return uid
+
+
 def _administration(admin: Item, i: int) -> NmEventRecord:
     ex = Extractor("nm_event", f"administration[{i}]")
     idx = admin.index(stop=frozenset({ORGAN_DOSE_INFORMATION}))
-    uid_items = idx.get(ADMINISTRATION_EVENT_UID)
-    uid = uid_items[0].value if uid_items else None
-    if not uid:
-        raise IngestError("missing_required_concept",
-                          f"Radiopharmaceutical Administration [{i}] has no Event UID (DCM 113503)")
+    uid = _event_uid(admin, i)
     ex.take(idx, _NUMS)
     ex.take(admin.index(), {c.EFFECTIVE_DOSE: ("effective_dose_msv", "effective_dose")})
     agent = _code_item(idx, AGENTS)
@@ -118,6 +124,33 @@ def parse_rrdsr(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRecor
     logger.debug("%s: RRDSR with %d administrations", header_text(ds, "SOPInstanceUID"), len(events))
     return DoseReport(source=source_for(source, ds, "rrdsr", "10021"), equipment=equipment_from(ds),
                       patient=patient, study=study, nm_events=events)
+
+
+def dose_estimates(ds: Dataset) -> tuple[tuple[NmOrganDoseRecord, ...], dict[str, EffectiveDoseBasis]]:
+    """Organ dose estimates of every administration, and the basis of each reported effective dose.
+
+    Returns
+    -------
+    organ doses, bases
+        The :class:`NmOrganDoseRecord` of all administrations in document order (dose in mGy, mass in g), and
+        per Administration Event UID the :class:`EffectiveDoseBasis` (method, reference authority) of its
+        Effective Dose (DCM 113839) when it reports one.
+
+    Raises
+    ------
+    IngestError
+        ``missing_required_concept`` for an administration without Event UID (as :func:`parse_rrdsr`).
+    """
+    root = read_tree(ds)
+    doses: list[NmOrganDoseRecord] = []
+    bases: dict[str, EffectiveDoseBasis] = {}
+    for i, admin in enumerate(root.children_of(ADMINISTRATION)):
+        uid = _event_uid(admin, i)
+        doses.extend(organ_doses(admin, uid, where=f"administration[{i}]"))
+        basis = effective_dose_basis(admin)
+        if basis is not None:
+            bases[uid] = basis
+    return tuple(doses), bases
 
 
 @dataclass(frozen=True)
