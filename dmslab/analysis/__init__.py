@@ -9,7 +9,15 @@ from dmslab.analysis.alerts import (
     run_alerts,
     study_metrics,
 )
-from dmslab.analysis.changes import ChangeConfig, chart_frame, detect_changes, detect_series, exam_series
+from dmslab.analysis.changes import (
+    ChangeConfig,
+    SizeConfig,
+    chart_frame,
+    detect_changes,
+    detect_series,
+    exam_series,
+    size_adjustments,
+)
 from dmslab.analysis.compare import Comparison, compare_exams, compare_groups
 from dmslab.analysis.drl import (
     DRL_SETS,
@@ -32,6 +40,7 @@ __all__ = [
     "ChangeConfig",
     "Comparison",
     "Filters",
+    "SizeConfig",
     "LocalDrl",
     "acknowledge_alert",
     "alerts",
@@ -60,6 +69,7 @@ __all__ = [
     "patient_group_bounds",
     "run_alerts",
     "set_local_drl",
+    "size_adjustments",
     "stats",
     "study_exceedances",
     "study_metrics",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from dmslab.analysis._alert_rules import AlertRule
+from dmslab.analysis._alert_rules import PSD_COLUMN, AlertRule
 
 __all__ = ["documentation_signs", "explain"]
 
@@ -74,6 +74,9 @@ def explain(rule: AlertRule, alert: Any, studies: pd.DataFrame) -> str:
              f"({alert.value / alert.level:.2f} x) in {alert.room or 'unknown room'}, {alert.protocol or '-'}, {when}",
              f"rule {rule.describe()}" + (f" — {rule.description}" if rule.description else ""),
              _size(study)]
+    if rule.metric == PSD_COLUMN:
+        lines.append("note: peak skin dose is an estimate for the most exposed skin area; check the skin there "
+                     "and follow the local skin follow-up procedure")
     if rule.kind == "drl":
         lines.append("note: a DRL applies to the median of a group of patients, not to one patient; "
                      "this alert asks for a review of the exam")

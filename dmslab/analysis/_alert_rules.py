@@ -40,12 +40,16 @@ from typing import Any
 
 from dmslab.errors import ConfigError
 
-__all__ = ["KINDS", "METRICS", "AlertConfig", "AlertRule", "default_alert_config", "load_alert_config"]
+__all__ = ["KINDS", "METRICS", "PSD_COLUMN", "AlertConfig", "AlertRule", "default_alert_config", "load_alert_config"]
 
 #: Metrics an alert rule can test: study-level name -> canonical unit. ``ctdivol_mgy`` is the highest
-#: CTDIvol of the study's dose-bearing CT events (the DRL quantity is per sequence).
+#: CTDIvol of the study's dose-bearing CT events (the DRL quantity is per sequence). ``peak_skin_dose_gy``
+#: (:data:`PSD_COLUMN`) is tested only on studies that have one: the store has no such column yet, and rules on
+#: it raise nothing until a study column of that name exists (see ``dmslab.analysis.alerts.study_metrics``).
 METRICS = {"total_dlp_mgycm": "mGy.cm", "ctdivol_mgy": "mGy", "total_dap_gym2": "Gy.m2", "total_rp_dose_gy": "Gy",
-           "fluoro_time_s": "s", "agd_left_mgy": "mGy", "agd_right_mgy": "mGy"}
+           "fluoro_time_s": "s", "agd_left_mgy": "mGy", "agd_right_mgy": "mGy", "peak_skin_dose_gy": "Gy"}
+#: Study column of the peak skin dose (Gy), when the store has it.
+PSD_COLUMN = "peak_skin_dose_gy"
 #: Rule kinds: fixed level; factor x national DRL (by standard name, CT also by protocol); factor x local level
 #: (given, else the site's local DRL); sum per patient over ``weeks``.
 KINDS = ("absolute", "drl", "local", "cumulative")
@@ -100,8 +104,7 @@ class AlertRule:
         if self.modality not in _MODALITIES:
             raise ConfigError(f"rule {self.id}: modality {self.modality!r} not in {_MODALITIES}")
         if self.metric not in METRICS:
-            raise ConfigError(f"rule {self.id}: metric {self.metric!r} not in {sorted(METRICS)} "
-                              "(peak skin dose is not available yet)")
+            raise ConfigError(f"rule {self.id}: metric {self.metric!r} not in {sorted(METRICS)}")
         if self.kind in ("absolute", "cumulative") and (self.level is None or self.level <= 0):
             raise ConfigError(f"rule {self.id}: kind {self.kind} needs a level > 0 in {METRICS[self.metric]}")
         if self.level is not None and self.level <= 0:
@@ -199,10 +202,12 @@ def load_alert_config(path: str | Path) -> AlertConfig:
 
 
 def default_alert_config(recipients: Mapping[str, tuple[str, ...]] | None = None) -> AlertConfig:
-    """Built-in rules: fluoroscopy Ka,r 3 Gy and 5 Gy, KAP 500 Gy·cm², CT DLP above the UK DRL.
+    """Built-in rules: fluoroscopy Ka,r 3 Gy and 5 Gy, KAP 500 Gy·cm², peak skin dose 3 Gy, CT DLP above the UK DRL.
 
-    Trigger levels after NCRP Report 168 (substantial radiation dose levels: Ka,r 5 Gy, P_KA 500 Gy·cm²)
-    and the common first notification at Ka,r 3 Gy; DLP per examination above 1 × the national DRL.
+    Trigger levels after NCRP Report 168 (substantial radiation dose levels: peak skin dose 3 Gy, Ka,r 5 Gy,
+    P_KA 500 Gy·cm²) and the common first notification at Ka,r 3 Gy; DLP per examination above 1 × the
+    national DRL. The peak-skin-dose rule raises alerts only for studies with a peak skin dose (none until
+    the store keeps one).
     """
     rules = (
         AlertRule("rf-kar-3gy", "absolute", "RF", "total_rp_dose_gy", 3.0,
@@ -211,6 +216,8 @@ def default_alert_config(recipients: Mapping[str, tuple[str, ...]] | None = None
                   description="Fluoroscopy Ka,r above 5 Gy (NCRP 168 SRDL): patient skin follow-up"),
         AlertRule("rf-kap-500gycm2", "absolute", "RF", "total_dap_gym2", 0.05,
                   description="Fluoroscopy KAP above 500 Gy.cm2 (NCRP 168 SRDL)"),
+        AlertRule("rf-psd-3gy", "absolute", "RF", PSD_COLUMN, 3.0,
+                  description="Fluoroscopy peak skin dose above 3 Gy (NCRP 168 SRDL): patient skin follow-up"),
         AlertRule("ct-dlp-drl", "drl", "CT", "total_dlp_mgycm", factor=1.0, country="UK",
                   description="CT DLP per examination above the national DRL"),
     )

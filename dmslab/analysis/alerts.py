@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from dmslab.analysis._alert_rules import AlertConfig, AlertRule, default_alert_config, load_alert_config
+from dmslab.analysis._alert_rules import PSD_COLUMN, AlertConfig, AlertRule, default_alert_config, load_alert_config
 from dmslab.analysis._email import SmtpConfig, send_email
 from dmslab.analysis.drl import drl_references, load_drls, map_ct_protocol
 from dmslab.store import Store, table
@@ -57,7 +57,11 @@ class AlertRun:
 
 
 def study_metrics(store: Store, modalities: list[str] | None = None) -> pd.DataFrame:
-    """One row per study with the alert metrics, room, protocol, patient key and size (SQL join)."""
+    """One row per study with the alert metrics, room, protocol, patient key and size (SQL join).
+
+    ``peak_skin_dose_gy`` comes from the study column of that name when the store has one; otherwise it is
+    all missing (NaN), so peak-skin-dose rules raise nothing.
+    """
     st, eq, pt, ev = table("study"), table("equipment"), table("patient"), table("ct_event")
     ctdi = (sa.select(ev.c.study_id, sa.func.max(ev.c.ctdivol_mgy).label("ctdivol_mgy"))
             .where(ev.c.ctdivol_mgy.is_not(None),
@@ -67,14 +71,16 @@ def study_metrics(store: Store, modalities: list[str] | None = None) -> pd.DataF
                               "standard_name", "age_years", "height_m", "weight_kg", "flags", "total_dlp_mgycm",
                               "total_dap_gym2", "total_rp_dose_gy", "fluoro_time_s", "agd_left_mgy",
                               "agd_right_mgy")]
+    psd = st.c[PSD_COLUMN] if PSD_COLUMN in st.c else sa.cast(sa.null(), sa.Float).label(PSD_COLUMN)
     q = (sa.select(st.c.id.label("study_id"), *cols, sa.func.coalesce(eq.c.room, eq.c.station_name).label("room"),
-                   pt.c.patient_key, ctdi.c.ctdivol_mgy)
+                   pt.c.patient_key, ctdi.c.ctdivol_mgy, psd)
          .select_from(st.outerjoin(eq, st.c.equipment_id == eq.c.id).outerjoin(pt, st.c.patient_id == pt.c.id)
                       .outerjoin(ctdi, ctdi.c.study_id == st.c.id)))
     if modalities:
         q = q.where(st.c.modality.in_(modalities))
     df = store.read(q)
     df["study_datetime"] = pd.to_datetime(df["study_datetime"])
+    df[PSD_COLUMN] = pd.to_numeric(df[PSD_COLUMN], errors="coerce").astype(float)
     return df
 
 
@@ -108,6 +114,8 @@ def _ct_exam_levels(rule: AlertRule, df: pd.DataFrame) -> pd.Series:
 
 
 def _scoped(rule: AlertRule, df: pd.DataFrame) -> pd.DataFrame:
+    if rule.metric not in df.columns:  # e.g. no peak skin dose in these studies
+        return df.iloc[:0].assign(**{rule.metric: pd.Series(dtype=float)})
     df = df[(df["modality"] == rule.modality) & df[rule.metric].notna()]
     if rule.rooms:
         df = df[df["room"].isin(rule.rooms)]

@@ -22,11 +22,18 @@ it) while almost never crying wolf. Three parts:
    sum of squares (the least-squares change-point estimator, Bai 1994); the step coefficient gives the
    relative shift with its 95 % CI and nominal *p*. An alarm is reported only once ``min_post`` exams
    follow τ (a short run of outliers is not a change), ``p < alpha`` and the shift is at least
-   ``min_rel_shift`` (a physicist does not act on a 3 % shift); monitoring restarts at τ.
+   ``min_rel_shift`` (a physicist does not act on a 3 % shift); monitoring restarts at τ. An alarm not
+   yet confirmed is tested again every ``retest`` exams while the CUSUM stays above ``h`` (a real step
+   keeps it there and becomes significant as exams accumulate; noise falls back below ``h``).
 3. **Categorical technique (kVp, pitch, collimation, filter):** a value is *new* when its share in the
    segment before the last ``window`` exams is below 5 %. ``novel_share`` of the last ``window`` exams
    being new is a change, dated at the first new value of that run (statsmodels gives the Wilson CI of
    that share).
+
+4. **Patient size** (:mod:`dmslab.analysis._size`): dose metrics are charted after a robust
+   log-dose ~ log-size fit on the start window of each series (water-equivalent diameter, else weight),
+   which removes the spread that tube current modulation / AEC gives with patient size; series without
+   size, or whose dose does not follow size, are charted unadjusted and the result says so.
 
 References: E. S. Page, Biometrika 41 (1954) 100; D. M. Hawkins, J. Qual. Technol. 19 (1987) 71;
 J. Bai, J. Time Ser. Anal. 15 (1994) 453; D. C. Montgomery, *Introduction to Statistical Quality Control*.
@@ -42,23 +49,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
-from dmslab.store import Store, table
+from dmslab.analysis._charts import chart_frame
+from dmslab.analysis._exam_series import CT_METRICS, PROJ_METRICS, exam_series
+from dmslab.analysis._size import ADJUSTABLE, SizeConfig, SizeFit, size_adjust
 
-__all__ = ["CT_METRICS", "PROJ_METRICS", "ChangeConfig", "ChangePoint", "chart_frame", "detect_changes",
-           "detect_series", "exam_series"]
+__all__ = ["CT_METRICS", "PROJ_METRICS", "ChangeConfig", "ChangePoint", "SizeConfig", "SizeFit", "chart_frame",
+           "detect_changes", "detect_series", "exam_series", "size_adjustments"]
 
 logger = logging.getLogger(__name__)
 
-#: CT metrics: name -> "continuous" (log-normal dose/technique value) or "categorical" (set technique value).
-CT_METRICS = {"ctdivol_mgy": "continuous", "dlp_mgycm": "continuous", "ma": "continuous", "mas": "continuous",
-              "kvp": "categorical", "pitch": "categorical", "collimation_mm": "categorical"}
-#: Projection (DX, MG, RF) metrics per exam.
-PROJ_METRICS = {"dap_gym2": "continuous", "agd_mgy": "continuous", "kvp": "categorical",
-                "filter_material": "categorical"}
 _COLUMNS = ["room", "protocol", "metric", "kind", "change_exam", "change_datetime", "alarm_exam", "alarm_datetime",
-            "n_exams", "before", "after", "rel_shift", "ci_low", "ci_high", "p_value"]
+            "n_exams", "before", "after", "rel_shift", "ci_low", "ci_high", "p_value", "size_adjustment"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,9 @@ class ChangeConfig:
         Exams after the estimated change needed to confirm it (an alarm raised sooner waits for them).
     window, novel_share
         Categorical technique: share of the last ``window`` exams with a new value that makes a change.
+    retest
+        An alarm not confirmed is tested again ``retest`` exams later while the CUSUM stays above ``h``
+        (0: the sums restart after it).
     """
 
     k: float = 0.35
@@ -97,6 +102,7 @@ class ChangeConfig:
     min_post: int = 8
     window: int = 8
     novel_share: float = 0.75
+    retest: int = 3
 
     def __post_init__(self) -> None:
         if self.k < 0 or self.h <= 0 or self.clip <= 0:
@@ -144,14 +150,15 @@ def _standardised(y: np.ndarray, start: int, cfg: ChangeConfig) -> np.ndarray:
     return np.asarray(np.clip(z, -cfg.clip, cfg.clip))
 
 
-def _cusum_alarm(z: np.ndarray, k: float, h: float) -> int | None:
+def _cusum(z: np.ndarray, k: float) -> np.ndarray:
+    """Two-sided CUSUM statistic max(upper, lower) after each exam, never reset."""
     hi = lo = 0.0
+    out = np.empty(len(z))
     for j, v in enumerate(z.tolist()):
         hi = max(0.0, hi + v - k)
         lo = max(0.0, lo - v - k)
-        if hi > h or lo > h:
-            return j
-    return None
+        out[j] = max(hi, lo)
+    return out
 
 
 def _fit_step(y: np.ndarray, lo: int, tau: int, hi: int, alarm: int) -> ChangePoint:
@@ -185,31 +192,37 @@ def _refit(y: np.ndarray, found: list[ChangePoint]) -> list[ChangePoint]:
     return [_fit_step(y, bounds[i], cp.index, bounds[i + 2], cp.alarm) for i, cp in enumerate(found)]
 
 
+def _confirmed(cp: ChangePoint | None, cfg: ChangeConfig) -> bool:
+    return cp is not None and cp.p_value is not None and cp.rel_shift is not None and cp.p_value < cfg.alpha \
+        and abs(cp.rel_shift) >= cfg.min_rel_shift
+
+
 def _continuous(values: np.ndarray, cfg: ChangeConfig) -> list[ChangePoint]:
     y = np.log(np.asarray(values, dtype=float))
     out: list[ChangePoint] = []
-    start = 0
-    first = cfg.min_baseline
+    start, first, not_before = 0, cfg.min_baseline, cfg.min_baseline
     while start + cfg.min_baseline < len(y):
         z = _standardised(y, start, cfg)
         offset = start + cfg.min_baseline
-        j = _cusum_alarm(z[first - offset:], cfg.k, cfg.h)
-        if j is None:
+        above = first + np.flatnonzero(_cusum(z[first - offset:], cfg.k) > cfg.h)
+        above = above[above >= not_before]
+        if not above.size:
             break
-        alarm = first + j
+        alarm = int(above[0])
         cp = _locate(y, start, alarm)
         if cp is not None and alarm - cp.index + 1 < cfg.min_post:
             alarm = cp.index + cfg.min_post - 1  # confirm only with min_post exams after the change
             if alarm >= len(y):
                 break  # wait for more exams
             cp = _locate(y, start, alarm)
-        if cp is not None and cp.p_value is not None and cp.rel_shift is not None and cp.p_value < cfg.alpha \
-                and abs(cp.rel_shift) >= cfg.min_rel_shift:
+        if cp is not None and _confirmed(cp, cfg):
             out.append(cp)
             start = cp.index
-            first = max(alarm + 1, start + cfg.min_baseline)
+            first = not_before = max(alarm + 1, start + cfg.min_baseline)
+        elif cfg.retest:
+            not_before = alarm + cfg.retest  # not confirmed yet: test again while the CUSUM stays above h
         else:
-            first = alarm + 1  # alarm not confirmed: restart the sums after it
+            first = not_before = alarm + 1  # not confirmed: restart the sums after the alarm
     return _refit(y, out)
 
 
@@ -268,77 +281,8 @@ def detect_series(values: Any, kind: str = "continuous", *, config: ChangeConfig
     return _categorical(arr, cfg)
 
 
-def _ct_frame(store: Store, where: list[Any], room: Any, protocol: Any) -> pd.DataFrame:
-    st, eq, ev = table("study"), table("equipment"), table("ct_event")
-    dose = sa.and_(ev.c.ctdivol_mgy.is_not(None), ev.c.ctdivol_mgy > 0,
-                   sa.or_(ev.c.acquisition_type.is_(None), ev.c.acquisition_type != "constant_angle"))
-    mas = ev.c.ma * sa.func.coalesce(ev.c.rotation_time_s, 1.0) / sa.func.coalesce(ev.c.pitch, 1.0)
-    q = (sa.select(st.c.id.label("study_id"), st.c.study_datetime, room, protocol,
-                   sa.func.max(st.c.total_dlp_mgycm).label("dlp_mgycm"),
-                   sa.func.avg(ev.c.ctdivol_mgy).label("ctdivol_mgy"), sa.func.avg(ev.c.ma).label("ma"),
-                   sa.func.avg(mas).label("mas"), sa.func.max(ev.c.kvp).label("kvp"),
-                   sa.func.max(ev.c.pitch).label("pitch"), sa.func.max(ev.c.collimation_mm).label("collimation_mm"))
-         .select_from(st.join(eq, st.c.equipment_id == eq.c.id).join(ev, ev.c.study_id == st.c.id))
-         .where(st.c.modality == "CT", dose, *where)
-         .group_by(st.c.id, st.c.study_datetime, room, protocol))
-    return store.read(q)
-
-
-def _proj_frame(store: Store, modality: str, where: list[Any], room: Any, protocol: Any) -> pd.DataFrame:
-    st, eq, ev = table("study"), table("equipment"), table("proj_event")
-    q = (sa.select(st.c.id.label("study_id"), st.c.study_datetime, room, protocol,
-                   sa.func.max(st.c.total_dap_gym2).label("dap_gym2"), sa.func.avg(ev.c.agd_mgy).label("agd_mgy"),
-                   sa.func.avg(ev.c.kvp).label("kvp"), sa.func.max(ev.c.filter_material).label("filter_material"))
-         .select_from(st.join(eq, st.c.equipment_id == eq.c.id).join(ev, ev.c.study_id == st.c.id))
-         .where(st.c.modality == modality, *where)
-         .group_by(st.c.id, st.c.study_datetime, room, protocol))
-    return store.read(q)
-
-
-def exam_series(store: Store, *, modality: str = "CT", rooms: list[str] | None = None, start: Any = None,
-                end: Any = None, protocol_field: str = "study_description") -> pd.DataFrame:
-    """One row per exam with the monitored metrics, ordered by room, protocol and time.
-
-    Parameters
-    ----------
-    store
-        The dmslab store.
-    modality
-        ``CT`` (metrics :data:`CT_METRICS`) or ``DX``/``MG``/``RF`` (:data:`PROJ_METRICS`).
-    rooms
-        Only these rooms (``equipment.room``, else station name); all when ``None``.
-    start, end
-        Only exams with ``start <= study_datetime < end`` (datetimes or ISO strings).
-    protocol_field
-        Study column naming the protocol: ``study_description`` or ``standard_name``.
-
-    Returns
-    -------
-    DataFrame
-        ``study_id, study_datetime, room, protocol`` and one column per metric (CTDIvol in mGy, DLP in
-        mGy·cm, mA, effective mAs = mA × rotation time / pitch in mA·s, kVp in kV, collimation in mm,
-        DAP in Gy·m², AGD in mGy).
-    """
-    if protocol_field not in ("study_description", "standard_name", "requested_procedure"):
-        raise ValueError(f"protocol_field must be study_description, standard_name or requested_procedure, "
-                         f"got {protocol_field!r}")
-    st, eq = table("study"), table("equipment")
-    room = sa.func.coalesce(eq.c.room, eq.c.station_name).label("room")
-    protocol = st.c[protocol_field].label("protocol")
-    where: list[Any] = [st.c.study_datetime.is_not(None), st.c[protocol_field].is_not(None)]
-    if rooms:
-        where.append(sa.func.coalesce(eq.c.room, eq.c.station_name).in_(list(rooms)))
-    if start is not None:
-        where.append(st.c.study_datetime >= pd.Timestamp(start).to_pydatetime())
-    if end is not None:
-        where.append(st.c.study_datetime < pd.Timestamp(end).to_pydatetime())
-    df = _ct_frame(store, where, room, protocol) if modality == "CT" else _proj_frame(store, modality, where, room,
-                                                                                        protocol)
-    df["study_datetime"] = pd.to_datetime(df["study_datetime"])
-    return df.sort_values(["room", "protocol", "study_datetime", "study_id"]).reset_index(drop=True)
-
-
-def _series_changes(g: pd.DataFrame, metric: str, kind: str, cfg: ChangeConfig) -> list[dict[str, Any]]:
+def _series(g: pd.DataFrame, metric: str, kind: str) -> tuple[pd.DataFrame, str]:
+    """The exams of one series that have the metric, and its kind (AEC-chosen kVp is continuous)."""
     g = g[g[metric].notna()]
     if kind == "continuous":
         g = g[g[metric] > 0]
@@ -346,61 +290,97 @@ def _series_changes(g: pd.DataFrame, metric: str, kind: str, cfg: ChangeConfig) 
         g = g.assign(**{metric: g[metric].round(3)})
         if g[metric].nunique() > 6 and (g[metric] > 0).all():
             kind = "continuous"  # e.g. kVp chosen by an AEC: a continuum, not a set technique value
+    return g, kind
+
+
+def _series_changes(g: pd.DataFrame, metric: str, kind: str, cfg: ChangeConfig,
+                    size: SizeConfig | None) -> list[dict[str, Any]]:
+    g, kind = _series(g, metric, kind)
+    values = g[metric].to_numpy()
+    note = "not size-adjusted: categorical technique" if kind == "categorical" else "not size-adjusted: adjustment off"
+    if size is not None and metric in ADJUSTABLE and len(g):
+        values, fit = size_adjust(values, g, size)
+        note = fit.note
     times = g["study_datetime"].to_numpy()
     rows = []
-    for cp in detect_series(g[metric].to_numpy(), kind, config=cfg):
+    for cp in detect_series(values, kind, config=cfg):
         rows.append({"metric": metric, "kind": kind, "change_exam": cp.index,
                      "change_datetime": pd.Timestamp(times[cp.index]), "alarm_exam": cp.alarm,
                      "alarm_datetime": pd.Timestamp(times[cp.alarm]), "n_exams": len(g), "before": cp.before,
                      "after": cp.after, "rel_shift": cp.rel_shift, "ci_low": cp.ci_low, "ci_high": cp.ci_high,
-                     "p_value": cp.p_value})
+                     "p_value": cp.p_value, "size_adjustment": note})
     return rows
 
 
-def detect_changes(exams: pd.DataFrame, *, metrics: list[str] | None = None,
-                   config: ChangeConfig | None = None) -> pd.DataFrame:
+def _metric_names(exams: pd.DataFrame, metrics: list[str] | None) -> list[str]:
+    known = {**CT_METRICS, **PROJ_METRICS}
+    names = metrics or [m for m in known if m in exams.columns]
+    bad = [m for m in names if m not in known or m not in exams.columns]
+    if bad:
+        raise ValueError(f"unknown metric(s) {bad}; allowed: {[m for m in known if m in exams.columns]}")
+    return names
+
+
+def detect_changes(exams: pd.DataFrame, *, metrics: list[str] | None = None, config: ChangeConfig | None = None,
+                   adjust_size: bool = True, size_config: SizeConfig | None = None) -> pd.DataFrame:
     """Changes per room × protocol × metric in the exams of :func:`exam_series`.
+
+    Parameters
+    ----------
+    exams
+        From :func:`exam_series` (one row per exam, with the patient-size columns).
+    metrics
+        Metrics to monitor; default every metric of the modality.
+    config
+        Detector tuning; default :class:`ChangeConfig`.
+    adjust_size, size_config
+        Chart dose metrics adjusted for patient size (:mod:`dmslab.analysis._size`; settings
+        ``size_config``, default :class:`SizeConfig`); ``False`` charts the raw values.
 
     Returns
     -------
     DataFrame
         One row per change: ``room, protocol, metric, kind, change_exam`` (position of the first changed
         exam in that series), ``change_datetime``, ``alarm_exam``/``alarm_datetime`` (when the detector
-        saw it), ``n_exams`` of the series, ``before``/``after`` (medians; modes for categories),
-        ``rel_shift`` with 95 % CI ``ci_low``/``ci_high`` and nominal ``p_value`` (continuous metrics).
+        saw it), ``n_exams`` of the series, ``before``/``after`` (medians, at the reference patient size
+        when size-adjusted; modes for categories), ``rel_shift`` with 95 % CI ``ci_low``/``ci_high`` and
+        nominal ``p_value`` (continuous metrics), and ``size_adjustment`` (how the series was adjusted, or
+        why not: see :func:`size_adjustments` for every series).
     """
     cfg = config or ChangeConfig()
+    size = (size_config or SizeConfig()) if adjust_size else None
     known = {**CT_METRICS, **PROJ_METRICS}
-    names = metrics or [m for m in known if m in exams.columns]
-    bad = [m for m in names if m not in known or m not in exams.columns]
-    if bad:
-        raise ValueError(f"unknown metric(s) {bad}; allowed: {[m for m in known if m in exams.columns]}")
     rows: list[dict[str, Any]] = []
     for (room, protocol), g in exams.groupby(["room", "protocol"], sort=True):
-        for metric in names:
-            rows += [{"room": room, "protocol": protocol, **r} for r in _series_changes(g, metric, known[metric], cfg)]
+        for metric in _metric_names(exams, metrics):
+            rows += [{"room": room, "protocol": protocol, **r}
+                     for r in _series_changes(g, metric, known[metric], cfg, size)]
     logger.info("%d change(s) in %d exams", len(rows), len(exams))
     return pd.DataFrame(rows, columns=_COLUMNS)
 
 
-def chart_frame(exams: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
-    """Long frame for control charts of the series with a change: one row per exam and metric.
+def size_adjustments(exams: pd.DataFrame, *, metrics: list[str] | None = None,
+                     size_config: SizeConfig | None = None) -> pd.DataFrame:
+    """How each dose series of :func:`exam_series` is size-adjusted by :func:`detect_changes`, or why not.
 
-    Columns ``series`` (room · protocol · metric), ``study_datetime``, ``value``, ``segment_median`` (median
-    of the exam's segment between detected changes) and ``changed`` (True at the first changed exam).
+    Returns
+    -------
+    DataFrame
+        One row per room × protocol × adjustable metric: ``n_exams``, ``covariate`` (``dw_cm``,
+        ``weight_kg`` or None when unadjusted), ``slope`` (d log dose / d log size) with 95 % CI
+        ``ci_low``/``ci_high``, ``reference`` size, ``n_unadjusted`` (exams without size) and ``note``.
     """
-    parts = []
-    for (room, protocol, metric), ch in changes.groupby(["room", "protocol", "metric"], sort=True):
-        g = exams[(exams["room"] == room) & (exams["protocol"] == protocol)].dropna(subset=[metric])
-        if g[metric].dtype.kind == "f":
-            g = g[g[metric] > 0]  # as in detect_changes: positions are counted over these exams
-        segment = np.searchsorted(np.sort(ch["change_exam"].to_numpy()), np.arange(len(g)), side="right")
-        df = pd.DataFrame({"series": f"{room} · {protocol} · {metric}",
-                           "study_datetime": g["study_datetime"].to_numpy(), "value": g[metric].to_numpy(),
-                           "segment": segment})
-        df["segment_median"] = df.groupby("segment")["value"].transform("median") if df["value"].dtype.kind == "f" \
-            else df.groupby("segment")["value"].transform(lambda v: v.mode().iloc[0])
-        df["changed"] = np.isin(np.arange(len(g)), ch["change_exam"].to_numpy())
-        parts.append(df)
-    cols = ["series", "study_datetime", "value", "segment", "segment_median", "changed"]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    cfg = size_config or SizeConfig()
+    rows = []
+    for (room, protocol), g in exams.groupby(["room", "protocol"], sort=True):
+        for metric in _metric_names(exams, metrics):
+            if metric not in ADJUSTABLE:
+                continue
+            s, _kind = _series(g, metric, "continuous")
+            fit = size_adjust(s[metric].to_numpy(), s, cfg)[1] if len(s) else SizeFit(None, "no exams")
+            rows.append({"room": room, "protocol": protocol, "metric": metric, "n_exams": len(s),
+                         "covariate": fit.covariate, "slope": fit.slope, "ci_low": fit.ci_low, "ci_high": fit.ci_high,
+                         "reference": fit.reference, "n_unadjusted": fit.n_unadjusted, "note": fit.note})
+    cols = ["room", "protocol", "metric", "n_exams", "covariate", "slope", "ci_low", "ci_high", "reference",
+            "n_unadjusted", "note"]
+    return pd.DataFrame(rows, columns=cols)

@@ -4,12 +4,29 @@ Pipelines (``pipelines/*.yml``) say which notebook runs with which parameters, h
 report; :class:`Runner` executes what is due and records every run in the store's ``pipeline_run`` table.
 """
 
+from dmslab.reporting._lock import RunInProgressError, RunLock
 from dmslab.reporting._mail import SmtpSettings, send_report
 from dmslab.reporting._runs import PipelineRun, RunLog
 from dmslab.reporting.pipelines import Period, Pipeline, Schedule, load_pipelines
 from dmslab.reporting.report import NotebookFailed, execute_notebook, notebook_to_html, write_index
 from dmslab.reporting.runner import Runner, RunResult, write_drl_report
 
-__all__ = ["NotebookFailed", "Period", "Pipeline", "PipelineRun", "RunLog", "RunResult", "Runner", "Schedule",
-           "SmtpSettings", "execute_notebook", "load_pipelines", "notebook_to_html", "send_report", "write_drl_report",
-           "write_index"]
+__all__ = [
+    "NotebookFailed",
+    "Period",
+    "Pipeline",
+    "PipelineRun",
+    "RunInProgressError",
+    "RunLock",
+    "RunLog",
+    "RunResult",
+    "Runner",
+    "Schedule",
+    "SmtpSettings",
+    "execute_notebook",
+    "load_pipelines",
+    "notebook_to_html",
+    "send_report",
+    "write_drl_report",
+    "write_index",
+]

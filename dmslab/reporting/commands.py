@@ -6,17 +6,25 @@ import argparse
 import datetime as dt
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dmslab.config import Settings
 from dmslab.errors import ConfigError
+from dmslab.reporting._lock import RunInProgressError, RunLock
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from dmslab.reporting import Pipeline, Runner, RunResult
+
+__all__ = ["EXIT_LOCKED", "register"]
 
 logger = logging.getLogger(__name__)
 
 SettingsFrom = Callable[[argparse.Namespace], Settings]
+#: Exit code of ``pipelines run`` refused because another run holds the lock (EX_TEMPFAIL: try again later).
+EXIT_LOCKED = 75
 
 
 def _pipelines_dir(args: argparse.Namespace) -> Path:
@@ -35,13 +43,29 @@ def _date(text: str) -> dt.date:
 
 
 def _cmd_run(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
-    from dmslab.reporting import Period, Runner, SmtpSettings, load_pipelines
+    from dmslab.reporting import Runner, SmtpSettings, load_pipelines
 
     settings = settings_from(args)
     pipelines = load_pipelines(_pipelines_dir(args))
     smtp = SmtpSettings.from_env(host=args.smtp_host, port=args.smtp_port, user=args.smtp_user,
                                  security=args.smtp_security, sender=args.smtp_from, reports_url=args.reports_url)
     runner = Runner(settings, _reports_dir(args, settings), smtp=smtp)
+    try:
+        with RunLock(runner.reports_dir):
+            results = _run_chosen(args, runner, pipelines)
+    except RunInProgressError as exc:
+        print(f"dmslab pipelines run: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    for r in results:
+        print(r.line())
+    print(f"index: {runner.reports_dir / 'index.html'}")
+    return 1 if any(r.run.status == "failed" for r in results) else 0
+
+
+def _run_chosen(args: argparse.Namespace, runner: Runner, pipelines: list[Pipeline]) -> list[RunResult]:
+    """The runs asked for: the named pipelines for ``--period``, else every due one."""
+    from dmslab.reporting import Period
+
     if args.period:
         if not args.names:
             raise ConfigError("--period needs the pipeline name(s) to run for it")
@@ -50,13 +74,8 @@ def _cmd_run(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
         missing = sorted(set(args.names) - {p.name for p in chosen})
         if missing:
             raise ConfigError(f"unknown pipeline(s) {missing}; known: {[p.name for p in pipelines]}")
-        results = [runner.run(p, period, force=args.force) for p in chosen]
-    else:
-        results = runner.run_due(pipelines, as_of=args.as_of or dt.date.today(), names=args.names, force=args.force)
-    for r in results:
-        print(r.line())
-    print(f"index: {runner.reports_dir / 'index.html'}")
-    return 1 if any(r.run.status == "failed" for r in results) else 0
+        return [runner.run(p, period, force=args.force) for p in chosen]
+    return runner.run_due(pipelines, as_of=args.as_of or dt.date.today(), names=args.names, force=args.force)
 
 
 def _cmd_list(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
@@ -107,7 +126,8 @@ def register(add: Callable[[str, str], argparse.ArgumentParser], settings_from: 
     common.add_argument("--as-of", type=_date, help="run as if today were this date (YYYY-MM-DD)")
     sub = parser.add_subparsers(dest="pipelines_command", required=True)
     run = sub.add_parser("run", parents=[common], help="run the pipelines that are due (idempotent per period)")
-    run.add_argument("names", nargs="*", help="pipelines to run (default: every enabled one)")
+    run.add_argument("names", nargs="*", help="pipelines to run (default: every enabled one); refused with exit "
+                     f"code {EXIT_LOCKED} while another run holds <reports-dir>/.pipelines-run.lock")
     run.add_argument("--period", help="run the named pipelines for this period (YYYY-MM-DD, YYYY-Www, YYYY-MM)")
     run.add_argument("--force", action="store_true", help="run again even if the period already succeeded")
     run.add_argument("--reports-dir", help="where reports go (default $DMSLAB_REPORTS_DIR or <home>/reports)")

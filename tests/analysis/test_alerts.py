@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
+from dmslab.analysis import alerts
 from dmslab.analysis._alert_explain import documentation_signs
 from dmslab.analysis._alert_rules import AlertConfig, AlertRule, default_alert_config, load_alert_config
 from dmslab.analysis._email import SmtpConfig
@@ -183,8 +184,11 @@ def test_rules_file(tmp_path):
     with pytest.raises(ConfigError, match="kind 'max' not in"):
         load_alert_config(p)
     p.write_text('[[rule]]\nid = "x"\nkind = "absolute"\nmodality = "CT"\nmetric = "psd_gy"\nlevel = 1\n')
-    with pytest.raises(ConfigError, match="peak skin dose is not available yet"):
+    with pytest.raises(ConfigError, match="metric 'psd_gy' not in"):
         load_alert_config(p)
+    p.write_text('[[rule]]\nid = "psd"\nkind = "absolute"\nmodality = "RF"\nmetric = "peak_skin_dose_gy"\n'
+                 'level = 2\n')
+    assert load_alert_config(p).rules[0].unit == "Gy"
     with pytest.raises(ConfigError, match="need weeks >= 1"):
         AlertRule("c", "cumulative", "CT", "total_dlp_mgycm", level=1.0)
 
@@ -245,3 +249,31 @@ def test_since_limits_the_studies_alerted(store, department):
     assert set(late.new["study_uid"]) <= {e.study_uid for e in truth.injected.drl_exceedances} | {
         s.study_uid for s in truth.studies if s.modality == "RF" and s.total_dap_gym2 > 0.05}
     assert hd.study_uid in set(run_alerts(store, default_alert_config()).new["study_uid"])  # raised when in range
+
+
+def _psd_studies(psd: list[float | None], modality: str = "RF") -> pd.DataFrame:
+    """Hand-made studies with a peak skin dose (Gy) each, one patient per study, one per day."""
+    return pd.DataFrame([{"study_id": i, "patient_id": i, "patient_key": f"k{i}", "study_uid": f"2.{i}",
+                          "study_datetime": pd.Timestamp(f"2026-02-{i + 1:02d} 09:00"), "modality": modality,
+                          "study_description": "PCI", "standard_name": None, "room": "RF1", "age_years": 66.0,
+                          "height_m": 1.70, "weight_kg": 80.0, "flags": None, "total_rp_dose_gy": 1.0,
+                          "peak_skin_dose_gy": v} for i, v in enumerate(psd)])
+
+
+def test_peak_skin_dose_rule_uses_the_value_when_present():
+    studies = pd.concat([_psd_studies([2.9, 3.0, 3.4, None, 7.25]), _psd_studies([9.0], "CT").assign(study_id=9)],
+                        ignore_index=True)
+    cfg = AlertConfig(tuple(r for r in default_alert_config().rules if r.metric == "peak_skin_dose_gy"))
+    assert [r.id for r in cfg.rules] == ["rf-psd-3gy"] and cfg.rules[0].level == 3.0
+    got = alerts.evaluate_rules(cfg, studies)
+    assert list(got["study_uid"]) == ["2.2", "2.4"]  # 3.4 and 7.25 Gy > 3 Gy; 3.0 is not above, CT not an RF study
+    assert list(got["value"]) == [3.4, 7.25] and set(got["unit"]) == {"Gy"}
+    assert got["explanation"].iloc[1].startswith("peak_skin_dose_gy = 7.25 Gy > level 3 Gy (2.42 x) in RF1")
+    assert "peak skin dose is an estimate" in got["explanation"].iloc[0]
+    # studies without the column (the store today): no peak-skin-dose alert, no error
+    assert alerts.evaluate_rules(cfg, studies.drop(columns="peak_skin_dose_gy")).empty
+
+
+def test_store_without_peak_skin_dose_gives_missing_values(store):
+    df = alerts.study_metrics(store, ["RF"])
+    assert len(df) > 0 and df["peak_skin_dose_gy"].dtype == float and df["peak_skin_dose_gy"].isna().all()

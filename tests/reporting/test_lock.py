@@ -1,0 +1,95 @@
+"""``dmslab pipelines run`` refuses to run twice at once and takes over stale locks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dmslab.cli import main
+from dmslab.reporting._lock import LOCK_NAME, LockInfo, RunInProgressError, RunLock
+from dmslab.reporting.commands import EXIT_LOCKED
+
+_HOLDER = """
+import sys, time
+from dmslab.reporting._lock import RunLock
+with RunLock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def _run(tmp_path: Path) -> int:
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir(exist_ok=True)  # no pipeline: the run itself does nothing, only the lock matters
+    return main(["--home", str(tmp_path), "pipelines", "run", "--pipelines-dir", str(pipelines),
+                 "--reports-dir", str(tmp_path / "reports")])
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def test_second_concurrent_run_is_refused_and_a_dead_holders_lock_is_taken_over(tmp_path, capsys):
+    reports = tmp_path / "reports"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(reports)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        rc = _run(tmp_path)
+        err = capsys.readouterr().err
+        assert rc == EXIT_LOCKED
+        assert f"another run is in progress (pid {holder.pid} on {socket.gethostname()}, since " in err
+        assert (reports / LOCK_NAME).is_file()
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    # the holder died without releasing: its lock is stale (PID gone) and the next run takes it over
+    assert LockInfo.from_json((reports / LOCK_NAME).read_text()).pid == holder.pid
+    assert _run(tmp_path) == 0
+    assert "index:" in capsys.readouterr().out
+    assert not (reports / LOCK_NAME).exists()  # released after the run
+
+
+def test_stale_by_age_and_unreadable_locks(tmp_path, caplog):
+    lock = RunLock(tmp_path, max_age_s=3600)
+    path = tmp_path / LOCK_NAME
+    # a live PID (this test's parent) but 2 h old: stale by age
+    old = LockInfo(os.getppid(), socket.gethostname(), _utcnow() - dt.timedelta(hours=2), "feed")
+    path.write_text(old.to_json())
+    assert "longer than the 1.0 h limit" in lock.stale_reason(old)
+    with caplog.at_level("WARNING", logger="dmslab.reporting._lock"), lock:
+        assert lock.holder().pid == os.getpid() and lock.holder().token != "feed"
+    assert "taking over stale pipelines lock" in caplog.text and not path.exists()
+    # a live PID, 1 min old: not stale
+    live = LockInfo(os.getppid(), socket.gethostname(), _utcnow() - dt.timedelta(minutes=1), "beef")
+    path.write_text(live.to_json())
+    with pytest.raises(RunInProgressError, match=rf"pid {os.getppid()} on .*, since "):
+        lock.acquire()
+    assert lock.holder() == live
+    # unreadable content: being written (fresh) blocks, older than a minute is stale
+    path.write_text("{")
+    with pytest.raises(RunInProgressError, match="unknown holder"):
+        lock.acquire()
+    stamp = time.time() - 120
+    os.utime(path, (stamp, stamp))
+    lock.acquire()
+    assert lock.holder().pid == os.getpid()
+    # a lock taken over from us is not removed by our release
+    path.write_text(live.to_json())
+    lock.release()
+    assert lock.holder() == live
+
+
+def test_the_lock_is_released_when_the_run_fails(tmp_path, capsys):
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir()
+    rc = main(["--home", str(tmp_path), "pipelines", "run", "--pipelines-dir", str(pipelines),
+               "--reports-dir", str(tmp_path / "reports"), "--period", "2026-01"])
+    assert rc == 2 and "--period needs the pipeline name(s)" in capsys.readouterr().err
+    assert (tmp_path / "reports").is_dir() and not (tmp_path / "reports" / LOCK_NAME).exists()
