@@ -32,7 +32,8 @@ class IngestSummary(WriteSummary):
     def lines(self) -> list[str]:
         """A human-readable summary."""
         out = [f"{self.files} file(s): {self.ingested} ingested, {self.duplicate} duplicate, "
-               f"{self.rejected} rejected, {len(self.skipped)} skipped (not DICOM by name); "
+               f"{self.superseded} superseded by a better dose source, {self.rejected} rejected, "
+               f"{len(self.skipped)} skipped (not DICOM by name); "
                f"{self.new_events} new irradiation events; {self.flagged} object(s) with implausible values flagged"]
         for reason, n in sorted(self.reasons.items()):
             out.append(f"  rejected {reason}: {n}")

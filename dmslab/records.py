@@ -126,6 +126,7 @@ class CtEventRecord:
     forward_ctdivol_mgy: float | None = None
     forward_dlp_mgycm: float | None = None
     reason_for_proceeding: str | None = None
+    origin: str | None = None
     comment: str | None = None
     flags: Flags = ()
     unit_fixes: Flags = ()
@@ -187,6 +188,7 @@ class ProjEventRecord:
     relative_exposure: float | None = None
     relative_exposure_kind: str | None = None
     patient_thickness_mm: float | None = None
+    origin: str | None = None
     comment: str | None = None
     flags: Flags = ()
     unit_fixes: Flags = ()

@@ -6,7 +6,7 @@ An alert is identified by ``alert_key`` = rule id | study UID (cumulative: rule 
 that crossed the level), unique in table ``alert``: re-running raises and sends nothing twice. Alerts not yet
 e-mailed (no recipients, SMTP down) are retried by the next run.
 
-SMTP settings come from ``DMSLAB_SMTP_*`` (:class:`~dmslab.analysis._email.SmtpConfig`).
+SMTP settings are the ``[smtp]`` section of the site's settings (:class:`dmslab.config.SmtpSettings`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dmslab.analysis._alert_rules import PSD_COLUMN, AlertConfig, AlertRule, default_alert_config, load_alert_config
-from dmslab.analysis._email import SmtpConfig, send_email
+from dmslab.analysis._email import send_email
 from dmslab.analysis.drl import drl_references, load_drls, map_ct_protocol
+from dmslab.config import SmtpSettings
 from dmslab.store import Store, table
 
 __all__ = ["AlertConfig", "AlertRule", "AlertRun", "acknowledge_alert", "add_alert_commands", "default_alert_config",
@@ -202,13 +203,13 @@ def _store_new(store: Store, cand: pd.DataFrame, now: dt.datetime) -> pd.DataFra
     return new
 
 
-def _notify(store: Store, config: AlertConfig, smtp: SmtpConfig | None, run: AlertRun) -> None:
+def _notify(store: Store, config: AlertConfig, smtp: SmtpSettings | None, run: AlertRun) -> None:
     al, st = table("alert"), table("study")
     pending = store.read(sa.select(al.c.id, al.c.room, al.c.explanation, st.c.study_uid)
                          .select_from(al.outerjoin(st, al.c.study_id == st.c.id))
                          .where(al.c.notified_at.is_(None)).order_by(al.c.id))
     run.unsent = len(pending)
-    if smtp is None or pending.empty:
+    if smtp is None or not smtp.enabled or pending.empty:
         return
     for room, g in pending.groupby(pending["room"].fillna(""), sort=True):
         to = config.recipients_for(str(room))
@@ -237,7 +238,7 @@ def _local_drls(store: Store, config: AlertConfig) -> pd.DataFrame | None:
     return None
 
 
-def run_alerts(store: Store, config: AlertConfig | None = None, *, smtp: SmtpConfig | None = None,
+def run_alerts(store: Store, config: AlertConfig | None = None, *, smtp: SmtpSettings | None = None,
                since: Any = None, now: dt.datetime | None = None) -> AlertRun:
     """Evaluate the rules, store new alerts once and e-mail every alert not yet sent.
 
@@ -346,7 +347,7 @@ def add_alert_commands(add: Callable[[str, str], argparse.ArgumentParser], setti
         store = Store(settings.database_url)
         try:
             if args.alerts_command == "run":
-                smtp = None if args.no_email else SmtpConfig.from_env()
+                smtp = None if args.no_email else settings.smtp
                 result = run_alerts(store, _config_from(args, settings.home), smtp=smtp, since=args.since)
                 print("\n".join(result.lines()))
             elif args.alerts_command == "list":

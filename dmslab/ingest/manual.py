@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 #: Study-level columns (the same value on every row of one study).
 MANUAL_STUDY_COLUMNS = ("study_datetime", "station_name", "modality", "total_dlp_mgycm", "entered_by", "reason")
-_EVENT_SKIP = frozenset({"event_uid", "flags", "unit_fixes", "comment"})
+_EVENT_SKIP = frozenset({"event_uid", "flags", "unit_fixes", "comment", "origin"})
 _MODALITIES = ("CT",)
 
 

@@ -134,7 +134,7 @@ class QrSummary:
 
 
 def known_sop_instance_uids(store_url: str) -> set[str]:
-    """SOP Instance UIDs the store holds as ingested or duplicate."""
+    """SOP Instance UIDs the store holds as ingested, duplicate or superseded (by a better dose source)."""
     from dmslab.store import Store
     from dmslab.store.schema import table
 
@@ -142,8 +142,8 @@ def known_sop_instance_uids(store_url: str) -> set[str]:
     try:
         so = table("source_object")
         with store.engine.connect() as conn:
-            rows = conn.execute(sa.select(so.c.sop_instance_uid)
-                                .where(so.c.status.in_(("ingested", "duplicate")), so.c.sop_instance_uid.is_not(None)))
+            held = so.c.status.in_(("ingested", "duplicate", "superseded"))
+            rows = conn.execute(sa.select(so.c.sop_instance_uid).where(held, so.c.sop_instance_uid.is_not(None)))
             return {r[0] for r in rows}
     finally:
         store.close()

@@ -148,6 +148,7 @@ class IngestWorker:
     def _note(self, summary: IngestSummary) -> None:
         self.status.count("ingested", summary.ingested, last="last_ingest_at")
         self.status.count("duplicate", summary.duplicate)
+        self.status.count("superseded", summary.superseded)
         self.status.count("rejected", summary.rejected)
         self.status.set(database="ok")
 

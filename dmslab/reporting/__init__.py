@@ -5,7 +5,7 @@ report; :class:`Runner` executes what is due and records every run in the store'
 """
 
 from dmslab.reporting._lock import RunInProgressError, RunLock
-from dmslab.reporting._mail import SmtpSettings, send_report
+from dmslab.reporting._mail import send_report
 from dmslab.reporting._runs import PipelineRun, RunLog
 from dmslab.reporting.pipelines import Period, Pipeline, Schedule, load_pipelines
 from dmslab.reporting.report import NotebookFailed, execute_notebook, notebook_to_html, write_index
@@ -22,7 +22,6 @@ __all__ = [
     "RunResult",
     "Runner",
     "Schedule",
-    "SmtpSettings",
     "execute_notebook",
     "load_pipelines",
     "notebook_to_html",

@@ -1,106 +1,22 @@
-"""E-mail a report by SMTP: settings from ``DMSLAB_SMTP_*`` variables or flags, the HTML attached.
-
-| setting | env | default |
-|---|---|---|
-| host | ``DMSLAB_SMTP_HOST`` | none: reports are not e-mailed |
-| port | ``DMSLAB_SMTP_PORT`` | 25 (587 with STARTTLS, 465 with SSL) |
-| user / password | ``DMSLAB_SMTP_USER`` / ``DMSLAB_SMTP_PASSWORD`` | no login |
-| security | ``DMSLAB_SMTP_SECURITY`` | ``none``; or ``starttls``, ``ssl`` |
-| sender | ``DMSLAB_SMTP_FROM`` | ``dmslab@<host name>`` |
-| report link base | ``DMSLAB_REPORTS_URL`` | none: the body names the report's file path |
+"""E-mail a report by SMTP: the HTML attached and linked; settings are the ``[smtp]`` section of the site's
+settings (:class:`dmslab.config.SmtpSettings`; ``DMSLAB_SMTP_*``, ``DMSLAB_REPORTS_URL``), the transport is the one
+alerts use (:func:`dmslab.analysis._email.deliver`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import smtplib
-import socket
-import ssl
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
-from dmslab.errors import ConfigError
+from dmslab.analysis._email import deliver
+from dmslab.config import SmtpSettings
 
-__all__ = ["SmtpSettings", "send_report"]
+__all__ = ["send_report"]
 
 logger = logging.getLogger(__name__)
-
-_SECURITY = ("none", "starttls", "ssl")
-_DEFAULT_PORT = {"none": 25, "starttls": 587, "ssl": 465}
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpSettings:
-    """Where and how reports are e-mailed.
-
-    Attributes
-    ----------
-    host
-        SMTP server; ``None`` disables e-mail (the run records that nothing was sent).
-    port
-        TCP port; default by ``security`` (25, 587 or 465).
-    user, password
-        Login, when the server needs one (only with ``starttls`` or ``ssl``).
-    security
-        ``none``, ``starttls`` or ``ssl``.
-    sender
-        From address.
-    reports_url
-        Base URL under which the reports folder is published (e.g. ``https://dms.hospital/reports/``); the
-        e-mail then links the report, else it names the file path.
-    timeout_s
-        Connection timeout [s].
-    """
-
-    host: str | None = None
-    port: int | None = None
-    user: str | None = None
-    password: str | None = None
-    security: str = "none"
-    sender: str = ""
-    reports_url: str | None = None
-    timeout_s: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.security not in _SECURITY:
-            raise ConfigError(f"SMTP security {self.security!r} not in {list(_SECURITY)}")
-        if self.port is not None and not 0 < self.port < 65536:
-            raise ConfigError(f"SMTP port must be 1..65535, got {self.port}")
-        if self.user and self.security == "none":
-            raise ConfigError("SMTP login without encryption would send the password in clear: "
-                              "set DMSLAB_SMTP_SECURITY=starttls or ssl")
-        if not self.sender:
-            object.__setattr__(self, "sender", f"dmslab@{socket.getfqdn() or 'localhost'}")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> SmtpSettings:
-        """Settings from ``DMSLAB_SMTP_*`` / ``DMSLAB_REPORTS_URL``, then ``overrides`` (``None`` ignored)."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for name, var in (("host", "HOST"), ("port", "PORT"), ("user", "USER"), ("password", "PASSWORD"),
-                          ("security", "SECURITY"), ("sender", "FROM")):
-            if env.get(f"DMSLAB_SMTP_{var}"):
-                values[name] = env[f"DMSLAB_SMTP_{var}"]
-        if env.get("DMSLAB_REPORTS_URL"):
-            values["reports_url"] = env["DMSLAB_REPORTS_URL"]
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if "port" in values:
-            try:
-                values["port"] = int(values["port"])
-            except ValueError:
-                raise ConfigError(f"SMTP port must be a whole number, got {values['port']!r}") from None
-        if "security" in values:
-            values["security"] = str(values["security"]).lower()
-        return replace(cls(), **values)
-
-    def masked(self) -> dict[str, Any]:
-        """The settings for logging, password hidden."""
-        return {"host": self.host, "port": self.port, "user": self.user, "password": "***" if self.password else None,
-                "security": self.security, "sender": self.sender, "reports_url": self.reports_url}
 
 
 def _message(smtp: SmtpSettings, recipients: Sequence[str], subject: str, report: Path,
@@ -134,23 +50,11 @@ def send_report(smtp: SmtpSettings, recipients: Sequence[str], *, subject: str, 
     if not recipients:
         return []
     if not smtp.host:
-        logger.warning("report %s not e-mailed to %d recipient(s): DMSLAB_SMTP_HOST is not set", report,
-                       len(recipients))
+        logger.warning("report %s not e-mailed to %d recipient(s): no SMTP host ([smtp] host, DMSLAB_SMTP_HOST)",
+                       report, len(recipients))
         return []
     msg = _message(smtp, recipients, subject, Path(report), Path(reports_dir))
-    port = smtp.port or _DEFAULT_PORT[smtp.security]
-    context = ssl.create_default_context()
-    client: smtplib.SMTP
-    if smtp.security == "ssl":
-        client = smtplib.SMTP_SSL(smtp.host, port, timeout=smtp.timeout_s, context=context)
-    else:
-        client = smtplib.SMTP(smtp.host, port, timeout=smtp.timeout_s)
-    with client:
-        if smtp.security == "starttls":
-            client.starttls(context=context)
-        if smtp.user:
-            client.login(smtp.user, smtp.password or "")
-        refused = client.send_message(msg)
+    refused = deliver(smtp, msg)
     sent = [r for r in recipients if r not in refused]
-    logger.info("report %s e-mailed to %d recipient(s) via %s:%d", report, len(sent), smtp.host, port)
+    logger.info("report %s e-mailed to %d recipient(s) via %s:%d", report, len(sent), smtp.host, smtp.server_port)
     return sent

@@ -43,12 +43,13 @@ def _date(text: str) -> dt.date:
 
 
 def _cmd_run(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
-    from dmslab.reporting import Runner, SmtpSettings, load_pipelines
+    from dmslab.config import override
+    from dmslab.reporting import Runner, load_pipelines
 
     settings = settings_from(args)
     pipelines = load_pipelines(_pipelines_dir(args))
-    smtp = SmtpSettings.from_env(host=args.smtp_host, port=args.smtp_port, user=args.smtp_user,
-                                 security=args.smtp_security, sender=args.smtp_from, reports_url=args.reports_url)
+    smtp = override(settings.smtp, host=args.smtp_host, port=args.smtp_port, user=args.smtp_user,
+                    security=args.smtp_security, sender=args.smtp_from, reports_url=args.reports_url)
     runner = Runner(settings, _reports_dir(args, settings), smtp=smtp)
     try:
         with RunLock(runner.reports_dir):

@@ -11,16 +11,16 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from dmslab.config import Settings
+from dmslab.config import Settings, SmtpSettings
 from dmslab.errors import ConfigError, DmslabError
-from dmslab.reporting._mail import SmtpSettings, send_report
+from dmslab.reporting._mail import send_report
 from dmslab.reporting._runs import PipelineRun, RunLog, utcnow
 from dmslab.reporting.pipelines import Period, Pipeline, Schedule
 from dmslab.reporting.report import (
@@ -69,14 +69,14 @@ class Runner:
     reports_dir
         Folder of the reports: ``<pipeline>/<period>_run<id>/`` per run, plus ``index.html``.
     smtp
-        E-mail settings; reports are not e-mailed when ``smtp.host`` is unset.
+        E-mail settings instead of ``settings.smtp``; reports are not e-mailed when the host is unset.
     timeout_s
         Longest time one notebook cell may run [s].
     """
 
     settings: Settings
     reports_dir: Path
-    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    smtp: SmtpSettings | None = None
     timeout_s: float = 600.0
 
     def run_due(self, pipelines: Iterable[Pipeline], *, as_of: dt.date, names: Sequence[str] = (),
@@ -128,8 +128,9 @@ class Runner:
             logger.exception("pipeline %s %s failed", pipeline.name, period.label)
             return self._failed(log, run, f"{type(exc).__name__}: {exc}", executed)
         try:
-            sent = send_report(self.smtp, pipeline.recipients, subject=f"[dmslab] {pipeline.title} {period.label}",
-                               report=html, reports_dir=self.reports_dir)
+            sent = send_report(self.smtp or self.settings.smtp, pipeline.recipients,
+                               subject=f"[dmslab] {pipeline.title} {period.label}", report=html,
+                               reports_dir=self.reports_dir)
         except OSError as exc:  # smtplib.SMTPException is an OSError
             return self._failed(log, run, f"report written but not e-mailed: {type(exc).__name__}: {exc}",
                                 executed, html)

@@ -26,7 +26,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class WriteSummary:
-    """Counts of one write: ingested / duplicate / rejected objects and new events."""
+    """Counts of one write: ingested / duplicate / rejected objects and new events.
+
+    ``superseded`` counts objects whose events do not count because the study has a better dose source
+    (see :mod:`dmslab.store._merge`): objects of this write refused, and objects stored before (or earlier
+    in this write) that a better one replaced.
+    """
 
     ingested: int = 0
     duplicate: int = 0
@@ -34,6 +39,7 @@ class WriteSummary:
     new_events: int = 0
     flagged: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    superseded: int = 0
 
     def add(self, other: WriteSummary) -> None:
         """Accumulate ``other`` into this summary."""
@@ -42,6 +48,7 @@ class WriteSummary:
         self.rejected += other.rejected
         self.new_events += other.new_events
         self.flagged += other.flagged
+        self.superseded += other.superseded
         for k, v in other.reasons.items():
             self.reasons[k] = self.reasons.get(k, 0) + v
 
@@ -89,7 +96,11 @@ class Store:
 
     # ---- writing ------------------------------------------------------------------------------------
     def write(self, items: Iterable[DoseReport | Rejection]) -> WriteSummary:
-        """Write reports and rejections in one transaction; idempotent on SOP Instance UID and event UID."""
+        """Write reports and rejections in one transaction; idempotent on SOP Instance UID and event UID.
+
+        Per study (Study Instance UID and modality) only the best dose source counts: RDSR > dose screen >
+        image headers (see :mod:`dmslab.store._merge`); the others are kept as ``superseded`` source objects.
+        """
         batch = list(items)
         try:
             with self.engine.begin() as conn:
@@ -100,7 +111,7 @@ class Store:
             raise
         c = writer.counts
         return WriteSummary(c["ingested"], c["duplicate"], c["rejected"], c["new_events"], c["flagged"],
-                            dict(c["reasons"]))
+                            dict(c["reasons"]), superseded=c["superseded"])
 
     # ---- reading ------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

@@ -1,8 +1,9 @@
 """One write transaction: reports and rejections in, with as few database round trips as possible.
 
-Look-ups are done once per batch (SOP Instance UIDs already ingested, patients, existing studies) and
-rows are inserted in bulk at the end (events, source objects); only a study seen for the first time
-costs a single INSERT ... RETURNING of its own.
+Look-ups are done once per batch (SOP Instance UIDs already ingested, patients, existing studies and the
+best dose source each holds) and rows are inserted in bulk at the end (events, source objects); only a
+study seen for the first time costs a single INSERT ... RETURNING of its own. Which objects count, when
+a study arrives from several sources, is the precedence rule of :mod:`dmslab.store._merge`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dmslab.records import DoseReport, EquipmentRecord, record_values
-from dmslab.store._merge import ADDITIVE_TOTALS, merge_totals
+from dmslab.store._merge import ADDITIVE_TOTALS, SOURCE_RANK, merge_totals, report_kind, source_label, source_rank
 from dmslab.store.schema import table
 
 __all__ = ["BatchWriter", "Rejection"]
@@ -66,6 +67,15 @@ class _Study:
     new: bool = False
     first_pending: bool = False
     nm_rows: list[dict[str, Any]] | None = None
+    rank: int = 0  # rank of the best dose source stored (0: none yet, or manual entries only)
+    best_kind: str | None = None
+    best_sop: str | None = None
+
+    def saw(self, kind: str, sop: str | None) -> None:
+        """Note that an object of ``kind`` now counts for the study."""
+        rank = source_rank(kind)
+        if rank is not None and rank > self.rank:
+            self.rank, self.best_kind, self.best_sop = rank, kind, sop
 
 
 @dataclass(slots=True)
@@ -75,7 +85,8 @@ class BatchWriter:
     conn: sa.Connection
     equipment_ids: dict[tuple[str | None, ...], int]
     counts: dict[str, Any] = field(default_factory=lambda: {"ingested": 0, "duplicate": 0, "rejected": 0,
-                                                              "new_events": 0, "flagged": 0, "reasons": {}})
+                                                              "superseded": 0, "new_events": 0, "flagged": 0,
+                                                              "reasons": {}})
     _sources: list[dict[str, Any]] = field(default_factory=list)
     _events: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {t: [] for t in _EVENT_TABLES})
     _studies: dict[tuple[str, str], _Study] = field(default_factory=dict)
@@ -104,7 +115,7 @@ class BatchWriter:
 
     def _prefetch(self, reports: list[DoseReport]) -> None:
         so, pt, st = table("source_object"), table("patient"), table("study")
-        ingested = sa.select(so.c.sop_instance_uid, so.c.study_id).where(so.c.status == "ingested")
+        ingested = sa.select(so.c.sop_instance_uid, so.c.study_id).where(so.c.status.in_(("ingested", "superseded")))
         for row in self._in_chunks(so.c.sop_instance_uid, (r.source.sop_instance_uid for r in reports), ingested):
             self._ingested_sops[row[0]] = row[1]
         for row in self._in_chunks(pt.c.patient_key, (r.patient.patient_key for r in reports if r.patient),
@@ -115,6 +126,11 @@ class BatchWriter:
             m = dict(row._mapping)
             self._studies[(m["study_uid"], m["modality"])] = _Study(m["id"], m, self._event_uids(m["id"]),
                                                                     m["n_events"] or 0)
+        by_id = {s.id: s for s in self._studies.values()}
+        counting = sa.select(so.c.study_id, so.c.source_kind, so.c.sop_instance_uid).where(
+            so.c.status == "ingested").order_by(so.c.id)
+        for sid, kind, sop in self._in_chunks(so.c.study_id, by_id, counting):
+            by_id[sid].saw(kind or "header", sop)
 
     def _event_uids(self, sid: int) -> set[str]:
         out: set[str] = set()
@@ -135,7 +151,8 @@ class BatchWriter:
             s = rep_or_rej.source
             row = {"sop_instance_uid": s.sop_instance_uid, "sop_class_uid": s.sop_class_uid, "study_uid": s.study_uid,
                    "sha256": s.sha256, "path": s.path, "importer": s.importer, "template": s.template}
-        base = {"study_id": None, "status": None, "reason": None, "detail": None, "n_events": None}
+        base = {"study_id": None, "status": None, "reason": None, "detail": None, "n_events": None,
+                "source_kind": None}
         self._sources.append({**row, **base, **values, "received_at": now})
 
     def _reject(self, r: Rejection) -> None:
@@ -150,16 +167,66 @@ class BatchWriter:
                          detail="SOP Instance UID already ingested; nothing changed", n_events=rep.n_events)
             self.counts["duplicate"] += 1
             return
-        study = self._study(rep)
+        kind = report_kind(rep.source.importer, rep.study.source_kind)
+        rank = source_rank(kind)
+        study = self._studies[(rep.study.study_uid, rep.study.modality)]
+        if rank is not None and rank < study.rank:
+            self._not_counted(study, rep, kind)
+            return
+        if rank is not None and 0 < study.rank < rank:
+            self._supersede(study, kind, sop)
+        study = self._study(rep, kind)
         if rep.study.source_kind == "manual" and study.events:
             self._correct(study, rep)
-        added = self._add_events(study, rep)
-        self._source(rep, study_id=study.id, status="ingested", n_events=rep.n_events)
+        added = self._add_events(study, rep, kind)
+        self._source(rep, study_id=study.id, status="ingested", n_events=rep.n_events, source_kind=kind)
+        study.saw(kind, sop)
         if sop is not None:
             self._ingested_sops[sop] = study.id
         self.counts["ingested"] += 1
         self.counts["new_events"] += added
         self.counts["flagged"] += int(rep.flagged)
+
+    def _not_counted(self, study: _Study, rep: DoseReport, kind: str) -> None:
+        """Record an object of a worse source than the study's best: kept in ``source_object``, not counted."""
+        detail = (f"superseded by {source_label(study.best_kind)} {study.best_sop or '(no SOP Instance UID)'}: "
+                  f"its {rep.n_events} event(s) from the {source_label(kind)} are not counted")
+        self._source(rep, study_id=study.id, status="superseded", reason=f"superseded_by_{study.best_kind}",
+                     detail=detail, n_events=rep.n_events, source_kind=kind)
+        if rep.source.sop_instance_uid is not None:
+            self._ingested_sops[rep.source.sop_instance_uid] = study.id
+        self.counts["superseded"] += 1
+        logger.info("%s: %s", rep.source.sop_instance_uid, detail)
+
+    def _supersede(self, study: _Study, kind: str, sop: str | None) -> None:
+        """A better source arrived: the study's events and planes go, their objects become ``superseded``."""
+        rank = source_rank(kind) or 0
+        kept = tuple(k for k, r in SOURCE_RANK.items() if r >= rank)
+        reason = f"superseded_by_{kind}"
+        detail = (f"superseded by {source_label(kind)} {sop or '(no SOP Instance UID)'}: its events from the "
+                  f"{source_label(study.best_kind)} were removed from the study")
+        so = table("source_object")
+        n = self.conn.execute(so.update().where(
+            so.c.study_id == study.id, so.c.status == "ingested",
+            sa.or_(so.c.source_kind.is_(None), so.c.source_kind.not_in(kept))).values(
+            status="superseded", reason=reason, detail=detail)).rowcount
+        for row in self._sources:  # objects of this batch
+            if row["study_id"] == study.id and row["status"] == "ingested" and row["source_kind"] not in kept:
+                row.update(status="superseded", reason=reason, detail=detail)
+                n += 1
+                self.counts["ingested"] -= 1
+        for name in (*_EVENT_TABLES, "proj_plane"):
+            t = table(name)
+            self.conn.execute(t.delete().where(t.c.study_id == study.id))
+            if name in self._events:
+                pending = [r for r in self._events[name] if r["study_id"] != study.id]
+                self.counts["new_events"] -= len(self._events[name]) - len(pending)
+                self._events[name] = pending
+        self.counts["superseded"] += n
+        logger.info("study %s: %d event(s) of %d object(s) from the %s superseded by %s %s", study.id,
+                    study.n_events, n, source_label(study.best_kind), source_label(kind), sop)
+        study.events, study.n_events, study.nm_rows, study.new = set(), 0, [], False
+        study.row.update({k: None for k in (*ADDITIVE_TOTALS, "flags", "unit_fixes")})
 
     def _equipment(self, eq: EquipmentRecord) -> int:
         key = eq.identity
@@ -194,14 +261,15 @@ class BatchWriter:
         if not new:
             return
         st = table("study")
-        rows = [{**record_values(r.study), "equipment_id": self._equipment(r.equipment),
+        rows = [{**record_values(r.study), "source_kind": report_kind(r.source.importer, r.study.source_kind),
+                 "equipment_id": self._equipment(r.equipment),
                  "patient_id": self._patients.get(r.patient.patient_key) if r.patient else None, "n_events": 0}
                 for _k, r in new]
         ids = self.conn.execute(st.insert().returning(st.c.id, sort_by_parameter_order=True), rows).scalars().all()
         for (key, _r), row, sid in zip(new, rows, ids, strict=True):
             self._studies[key] = _Study(int(sid), {**row, "id": int(sid)}, set(), 0, new=True, first_pending=True)
 
-    def _study(self, rep: DoseReport) -> _Study:
+    def _study(self, rep: DoseReport, kind: str) -> _Study:
         study = self._studies[(rep.study.study_uid, rep.study.modality)]
         if study.first_pending:  # this report created the study in _create
             study.first_pending = False
@@ -209,7 +277,7 @@ class BatchWriter:
         if rep.study.source_kind == "manual":  # corrections: see _correct, no merging of totals
             return study
         new_uids = _event_uids(rep)
-        self._merge(study, record_values(rep.study), new_uids, rep)
+        self._merge(study, {**record_values(rep.study), "source_kind": kind}, new_uids, rep)
         return study
 
     def _merge(self, study: _Study, new: dict[str, Any], new_uids: set[str], rep: DoseReport) -> None:
@@ -222,8 +290,8 @@ class BatchWriter:
             if k not in ADDITIVE_TOTALS and k not in ("flags", "unit_fixes") and study.row.get(k) is None \
                     and v is not None:
                 update[k] = v
-        if new.get("source_kind") == "rdsr" and study.row.get("source_kind") != "rdsr":
-            update["source_kind"] = "rdsr"  # a dose report outranks image headers for the study
+        if (source_rank(new["source_kind"]) or 0) > (source_rank(study.row.get("source_kind")) or 0):
+            update["source_kind"] = new["source_kind"]  # the study is described by its best source
         for col, extra in (("flags", flag), ("unit_fixes", None)):
             parts = [p for p in (study.row.get(col), new.get(col), extra) if p]
             update[col] = "; ".join(dict.fromkeys(parts)) or None
@@ -232,7 +300,7 @@ class BatchWriter:
         self.conn.execute(st.update().where(st.c.id == study.id).values(**update))
         self._merge_planes(study, rep, new_uids)
 
-    def _add_events(self, study: _Study, rep: DoseReport) -> int:
+    def _add_events(self, study: _Study, rep: DoseReport, kind: str) -> int:
         added = 0
         first = study.new and not study.events
         groups: tuple[tuple[str, Sequence[Any]], ...] = (
@@ -242,6 +310,7 @@ class BatchWriter:
                 if e.event_uid in study.events:
                     continue
                 row = {"study_id": study.id, **record_values(e)}
+                row["origin"] = row.get("origin") or kind
                 study.events.add(e.event_uid)
                 if name == "nm_event" and not self._new_administration(study, row):
                     continue
@@ -282,28 +351,17 @@ class BatchWriter:
     def _new_administration(self, study: _Study, row: dict[str, Any]) -> bool:
         """False when ``row`` is an administration the study already has under another UID.
 
-        An NM/PET image header and the Radiopharmaceutical RDSR describe the same administration with
-        different UIDs (and the image often with a later start time). Same radionuclide and starts within
-        60 minutes = same administration: a header copy is dropped; an RDSR replaces a header copy.
+        Images of several series can describe one administration with different derived UIDs (and start
+        times). Same radionuclide and starts within 60 minutes = same administration: the copy is dropped.
+        Between an RRDSR and image headers the precedence rule decides (the RRDSR wins), not this test.
         """
         if study.nm_rows is None:
             t = table("nm_event")
             study.nm_rows = [dict(r._mapping) for r in self.conn.execute(sa.select(t).where(t.c.study_id == study.id))]
-        match = next((r for r in study.nm_rows if _same_administration(r, row)), None)
-        if match is None:
-            study.nm_rows.append(row)
-            return True
-        if row.get("origin") == "rdsr" and match.get("origin") == "header":
-            note = (f"nm: image-header administration (start {match.get('start_datetime')}) replaced by the RRDSR "
-                    f"(start {row.get('start_datetime')})")
-            update = {k: v for k, v in row.items() if k not in ("study_id", "id")}
-            update["flags"] = "; ".join(p for p in (row.get("flags"), note) if p)
-            if match.get("id") is not None:
-                t = table("nm_event")
-                self.conn.execute(t.update().where(t.c.id == match["id"]).values(**update))
-            match.update(update)  # a pending row of this batch is updated in place
-            logger.info("study %s: %s", study.id, note)
-        return False
+        if any(_same_administration(r, row) for r in study.nm_rows):
+            return False
+        study.nm_rows.append(row)
+        return True
 
     def _insert_planes(self, study: _Study, rep: DoseReport) -> None:
         self.conn.execute(table("proj_plane").insert(),

@@ -17,9 +17,8 @@ from aiosmtpd.controller import Controller
 from dmslab.analysis import alerts
 from dmslab.analysis._alert_explain import documentation_signs
 from dmslab.analysis._alert_rules import AlertConfig, AlertRule, default_alert_config, load_alert_config
-from dmslab.analysis._email import SmtpConfig
 from dmslab.analysis.alerts import acknowledge_alert, add_alert_commands, list_alerts, run_alerts
-from dmslab.config import Settings
+from dmslab.config import Settings, SmtpSettings
 from dmslab.errors import ConfigError
 from dmslab.store import Store, table
 
@@ -57,12 +56,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[tuple[SmtpConfig, _Inbox]]:
+def smtp_server() -> Iterator[tuple[SmtpSettings, _Inbox]]:
     inbox = _Inbox()
     port = _free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    yield SmtpConfig("127.0.0.1", port, sender="dmslab@example.org", timeout_s=5), inbox
+    yield SmtpSettings(host="127.0.0.1", port=port, sender="dmslab@example.org", timeout_s=5), inbox
     controller.stop()
 
 
@@ -108,7 +107,7 @@ def test_default_rules_raise_exactly_the_injected_alerts(store, department, smtp
 
 def test_unsent_alerts_are_retried_and_acknowledged(store, department, smtp_server):
     smtp, inbox = smtp_server
-    down = SmtpConfig("127.0.0.1", _free_port(), timeout_s=2)
+    down = SmtpSettings(host="127.0.0.1", port=_free_port(), timeout_s=2)
     first = run_alerts(store, default_alert_config(RECIPIENTS), smtp=down)
     assert first.notified == 0 and first.unsent == len(first.new) > 0
     assert list_alerts(store)["notified_at"].isna().all()
@@ -193,13 +192,16 @@ def test_rules_file(tmp_path):
         AlertRule("c", "cumulative", "CT", "total_dlp_mgycm", level=1.0)
 
 
-def test_smtp_config_from_env():
-    assert SmtpConfig.from_env({}) is None
-    cfg = SmtpConfig.from_env({"DMSLAB_SMTP_HOST": "mail", "DMSLAB_SMTP_PORT": "2525", "DMSLAB_SMTP_STARTTLS": "yes"})
-    assert cfg is not None and (cfg.port, cfg.starttls) == (2525, True)
-    with pytest.raises(ConfigError, match="DMSLAB_SMTP_STARTTLS must be one of"):
-        SmtpConfig.from_env({"DMSLAB_SMTP_HOST": "mail", "DMSLAB_SMTP_STARTTLS": "maybe"})
-    assert "secret" not in repr(SmtpConfig("h", user="u", password="secret"))
+def test_alerts_use_the_site_smtp_section(settings, store, department, smtp_server, monkeypatch):
+    """`dmslab alerts run` sends through the [smtp] section of the site's settings (DMSLAB_SMTP_*)."""
+    from dmslab.cli import main
+
+    smtp, inbox = smtp_server
+    monkeypatch.setenv("DMSLAB_SMTP_HOST", str(smtp.host))
+    monkeypatch.setenv("DMSLAB_SMTP_PORT", str(smtp.port))
+    monkeypatch.setenv("DMSLAB_ALERT_RECIPIENTS", "mpe@example.org")
+    assert main(["--home", str(settings.home), "--database-url", settings.database_url, "alerts", "run"]) == 0
+    assert inbox.messages and all(rcpt == ["mpe@example.org"] for rcpt, _msg in inbox.messages)
 
 
 def test_cli_run_list_ack(settings, store, capsys, monkeypatch):

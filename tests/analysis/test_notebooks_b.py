@@ -47,7 +47,8 @@ def test_protocol_changes_shows_the_injected_change(database_url, department, tm
                     key=lambda s: s.study_datetime)
     i = next(k for k, s in enumerate(series) if s.study_datetime[:10] >= pc.date)
     near = {s.study_datetime.replace("T", " ") for s in series[max(i - 2, 0):i + 3]}
-    rows = [line for line in text.splitlines() if re.search(rf"{pc.station_name}\s+{pc.protocol}\s+ctdivol_mgy", line)]
+    rows = [line for line in text.splitlines()  # detect_changes rows, not the size_adjustments table
+            if re.search(rf"{pc.station_name}\s+{pc.protocol}\s+ctdivol_mgy\s+continuous", line)]
     assert len(rows) == 1
     assert any(d in text for d in near)  # the change is dated within 2 exams
     assert "alt.FacetChart" in text

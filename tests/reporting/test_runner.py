@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dmslab.reporting import Period, Pipeline, RunLog, Runner, SmtpSettings, load_pipelines
+from dmslab.config import SmtpSettings
+from dmslab.reporting import Period, Pipeline, RunLog, Runner, load_pipelines
 from dmslab.store import Store
 
 from .conftest import median_ctdivol, write_pipeline

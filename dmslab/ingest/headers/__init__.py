@@ -1,4 +1,5 @@
-"""Dose data from image headers: CR/DX/PX, MG, CT, NM and PET images (never secondary captures, never SRs).
+"""Dose data from image headers: CR/DX/PX, MG, breast tomosynthesis/projection, XA/RF (incl. Enhanced),
+CT (incl. Enhanced), NM and PET images (never secondary captures, never SRs).
 
 Each image gives one study record (``source_kind="header"``) and its exposure or administration; images
 of one study merge in the store by (study UID, modality), and repeated exposures (For-Processing and
@@ -12,15 +13,17 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
+from dmslab.errors import IngestError
 from dmslab.ingest._header import equipment_from, header_text, patient_from
 from dmslab.ingest.headers._common import source_for, study_for
-from dmslab.ingest.headers.ct import ct_event
+from dmslab.ingest.headers._enhanced import flattened
+from dmslab.ingest.headers.ct import ct_event, is_secondary
 from dmslab.ingest.headers.nm import nm_events
 from dmslab.ingest.headers.projection import proj_event
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import CtEventRecord, DoseReport, NmEventRecord, ProjEventRecord, SourceRecord
 
-__all__ = ["HEADER_SOP_CLASSES", "HeaderImporter", "parse_header"]
+__all__ = ["ENHANCED_SOP_CLASSES", "HEADER_SOP_CLASSES", "HeaderImporter", "parse_header"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +37,21 @@ HEADER_SOP_CLASSES: dict[str, tuple[str, str]] = {
     _P + "1.3.1": ("projection", "DX"),  # Digital Intra-Oral X-Ray, For Processing
     _P + "1.2": ("mammography", "MG"),  # Digital Mammography, For Presentation
     _P + "1.2.1": ("mammography", "MG"),  # Digital Mammography, For Processing
+    _P + "13.1.3": ("mammography", "MG"),  # Breast Tomosynthesis Image (enhanced)
+    _P + "13.1.4": ("mammography", "MG"),  # Breast Projection X-Ray Image, For Presentation (enhanced)
+    _P + "13.1.5": ("mammography", "MG"),  # Breast Projection X-Ray Image, For Processing (enhanced)
+    _P + "12.1": ("xa", "RF"),  # X-Ray Angiographic Image (XA counts as RF: fluoroscopy-guided)
+    _P + "12.2": ("xa", "RF"),  # X-Ray Radiofluoroscopic Image
+    _P + "12.1.1": ("xa", "RF"),  # Enhanced XA Image (enhanced)
+    _P + "12.2.1": ("xa", "RF"),  # Enhanced XRF Image (enhanced)
     _P + "2": ("ct", "CT"),  # CT Image
-    _P + "2.1": ("ct", "CT"),  # Enhanced CT Image
+    _P + "2.1": ("ct", "CT"),  # Enhanced CT Image (enhanced)
     _P + "20": ("nm", "NM"),  # Nuclear Medicine Image
     _P + "128": ("nm", "NM"),  # Positron Emission Tomography Image
 }
+#: Multi-frame classes whose dose values sit in functional groups (read through :func:`flattened`).
+ENHANCED_SOP_CLASSES = frozenset({_P + "13.1.3", _P + "13.1.4", _P + "13.1.5", _P + "12.1.1", _P + "12.2.1",
+                                  _P + "2.1"})
 _AGD_SIDE = {"L": "agd_left_mgy", "R": "agd_right_mgy"}
 
 
@@ -47,7 +60,10 @@ def _totals(event: ProjEventRecord, kind: str) -> dict[str, float]:
     if kind == "mammography":
         side = _AGD_SIDE.get(event.laterality or "")
         return {side: event.agd_mgy} if side and event.agd_mgy is not None else {}
-    return {"total_dap_gym2": event.dap_gym2} if event.dap_gym2 is not None else {}
+    out = {"total_dap_gym2": event.dap_gym2} if event.dap_gym2 is not None else {}
+    if event.event_type == "fluoroscopy" and event.exposure_time_ms is not None:
+        out["fluoro_time_s"] = event.exposure_time_ms / 1000.0  # a stored fluoroscopy loop (XA/RF, SC)
+    return out
 
 
 def parse_header(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRecord) -> DoseReport:
@@ -57,16 +73,24 @@ def parse_header(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceReco
     ------
     IngestError
         ``missing_required_concept`` without a Study Instance UID; ``not_a_dose_report`` for a CT image of a
-        secondary reconstruction; ``unknown_unit`` never (header units are defined by the standard).
+        secondary reconstruction or a derived XA/RF object without Irradiation Event UID; ``unknown_unit``
+        never (header units are defined by the standard).
     """
-    kind, modality = HEADER_SOP_CLASSES[str(ds.get("SOPClassUID", "")).strip()]
+    sop_class = str(ds.get("SOPClassUID", "")).strip()
+    kind, modality = HEADER_SOP_CLASSES[sop_class]
+    if sop_class in ENHANCED_SOP_CLASSES:
+        ds = flattened(ds)
     patient, _ = patient_from(ds, pseudonymise)
     proj: tuple[ProjEventRecord, ...] = ()
     ct: tuple[CtEventRecord, ...] = ()
     nm: tuple[NmEventRecord, ...] = ()
     totals: dict[str, float] = {}
-    if kind in ("projection", "mammography"):
-        event = proj_event(ds, mammo=kind == "mammography")
+    if kind == "xa" and is_secondary(ds):
+        raise IngestError("not_a_dose_report",
+                          f"XA/RF object with ImageType {header_text(ds, 'ImageType')!r} is derived (e.g. a subtracted "
+                          "or processed copy of a run), not an exposure; its run is read from the original object")
+    if kind in ("projection", "mammography", "xa"):
+        event = proj_event(ds, mammo=kind == "mammography", xa=kind == "xa")
         proj, totals = (event,), _totals(event, kind)
     elif kind == "ct":
         ct = (ct_event(ds),)
@@ -89,7 +113,7 @@ class HeaderImporter:
     name: str = "header"
 
     def can_ingest(self, ds: Dataset) -> bool:
-        """True for CR, DX, intra-oral, MG, CT, Enhanced CT, NM and PET images."""
+        """True for the image classes of :data:`HEADER_SOP_CLASSES`."""
         return str(ds.get("SOPClassUID", "")).strip() in HEADER_SOP_CLASSES
 
     def ingest(self, ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRecord) -> DoseReport:

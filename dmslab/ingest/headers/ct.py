@@ -115,5 +115,5 @@ def ct_event(ds: Dataset) -> CtEventRecord:
     ex.values["target_region"] = region[1] if region is not None else header_text(ds, "BodyPartExamined")
     ex.values["modulation_type"] = header_text(ds, "ExposureModulationType")
     ex.values = {k: v for k, v in ex.values.items() if v is not None}
-    record: CtEventRecord = ex.build(CtEventRecord, event_uid=event_key(ds))
+    record: CtEventRecord = ex.build(CtEventRecord, event_uid=event_key(ds), origin="header")
     return record

@@ -1,4 +1,5 @@
-"""Projection images (CR, DX, intra-oral/PX, MG): one :class:`ProjEventRecord` per exposure from the header.
+"""Projection images (CR, DX, intra-oral/PX, MG, breast tomosynthesis/projection, XA, RF): one
+:class:`ProjEventRecord` per exposure (or XA/RF run) from the header.
 
 References
 ----------
@@ -17,6 +18,7 @@ from dmslab.codes import DCM
 from dmslab.ingest._header import header_text, parse_da_tm, parse_dt
 from dmslab.ingest.headers import _quirks as q
 from dmslab.ingest.headers._common import code_of, derived_uid, first, number, put, raw_text, study_uid_of
+from dmslab.ingest.headers.xa import xa_event_uid, xa_values
 from dmslab.ingest.rdsr._extract import Extractor
 from dmslab.records import ProjEventRecord
 
@@ -141,11 +143,13 @@ def event_uid(ds: Dataset) -> str:
     return derived_uid(study_uid_of(ds), date, time.split(".")[0], header_text(ds, "ImageLaterality"), view_key)
 
 
-def proj_event(ds: Dataset, *, mammo: bool) -> ProjEventRecord:
-    """The exposure of one CR/DX/PX/MG image, in canonical units, checked against ``proj_event``.
+def proj_event(ds: Dataset, *, mammo: bool, xa: bool = False) -> ProjEventRecord:
+    """The exposure of one CR/DX/PX/MG image (or the run of an XA/RF object, ``xa=True``), in canonical
+    units, checked against ``proj_event``.
 
     DAP (0018,115E) is dGy·cm² (→ Gy·m²), OrganDose (0040,0316) is the AGD in dGy (→ mGy), exposure in
-    µAs, times in ms, distances in mm; vendor fixes are recorded in ``unit_fixes``.
+    µAs, times in ms, distances in mm; vendor fixes are recorded in ``unit_fixes``. XA/RF values: see
+    :mod:`dmslab.ingest.headers.xa`.
     """
     ex = Extractor("proj_event", header_text(ds, "SOPInstanceUID") or "image")
     put(ex, "dap_gym2", number(ds, "ImageAndFluoroscopyAreaDoseProduct"), "dGy.cm2", "dose_area_product")
@@ -159,9 +163,12 @@ def proj_event(ds: Dataset, *, mammo: bool) -> ProjEventRecord:
     _filters(ex, ds)
     _geometry(ex, ds)
     _labels(ex, ds)
+    if xa:
+        xa_values(ex, ds)
     date, time = acquired_at(ds)
     adt = header_text(ds, "AcquisitionDateTime")
     ex.values["event_datetime"] = parse_dt(adt) if adt else parse_da_tm(date, time)
     ex.values = {k: v for k, v in ex.values.items() if v is not None}
-    record: ProjEventRecord = ex.build(ProjEventRecord, event_uid=event_uid(ds), plane="single")
+    record: ProjEventRecord = ex.build(ProjEventRecord, event_uid=xa_event_uid(ds) if xa else event_uid(ds),
+                                       plane=None if xa else "single", origin="header")
     return record
