@@ -17,6 +17,7 @@ __all__ = [
     "DoseReport",
     "EquipmentRecord",
     "NmEventRecord",
+    "NmOrganDoseRecord",
     "PatientRecord",
     "PlaneRecord",
     "ProjEventRecord",
@@ -236,8 +237,34 @@ class NmEventRecord:
     route: str | None = None
     volume_ml: float | None = None
     effective_dose_msv: float | None = None
+    effective_dose_method: str | None = None
+    effective_dose_authority_code: str | None = None
+    effective_dose_authority: str | None = None
     origin: str | None = None
     comment: str | None = None
+    flags: Flags = ()
+    unit_fixes: Flags = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NmOrganDoseRecord:
+    """One organ dose estimate of one administration (TID 10022 Organ Dose Information); dose in mGy, mass in g.
+
+    A model estimate for a reference person (the reference authority's biokinetic model scaled by the
+    administered activity), not a dose measured on the patient.
+    """
+
+    event_uid: str
+    organ_scheme: str | None = None
+    organ_value: str | None = None
+    organ_meaning: str | None = None
+    laterality_code: str | None = None
+    laterality: str | None = None
+    dose_mgy: float | None = None
+    mass_g: float | None = None
+    method: str | None = None
+    reference_authority_code: str | None = None
+    reference_authority: str | None = None
     flags: Flags = ()
     unit_fixes: Flags = ()
 
@@ -267,6 +294,7 @@ class DoseReport:
     proj_events: tuple[ProjEventRecord, ...] = ()
     planes: tuple[PlaneRecord, ...] = field(default=())
     nm_events: tuple[NmEventRecord, ...] = ()
+    nm_organ_doses: tuple[NmOrganDoseRecord, ...] = ()
 
     @property
     def n_events(self) -> int:
@@ -276,5 +304,6 @@ class DoseReport:
     @property
     def flagged(self) -> bool:
         """True when any value of the report failed a plausibility check."""
-        parts: list[Any] = [self.study, *self.ct_events, *self.proj_events, *self.planes, *self.nm_events]
+        parts: list[Any] = [self.study, *self.ct_events, *self.proj_events, *self.planes, *self.nm_events,
+                            *self.nm_organ_doses]
         return any(p.flags for p in parts)

@@ -13,7 +13,8 @@ from dmslab.store import Store, metadata
 
 RECORD_OF = {"equipment": records.EquipmentRecord, "patient": records.PatientRecord, "study": records.StudyRecord,
              "ct_event": records.CtEventRecord, "proj_event": records.ProjEventRecord,
-             "proj_plane": records.PlaneRecord, "nm_event": records.NmEventRecord}
+             "proj_plane": records.PlaneRecord, "nm_event": records.NmEventRecord,
+             "nm_organ_dose": records.NmOrganDoseRecord}
 STORE_ONLY = {"study": {"standard_name", "n_events"}, "equipment": {"display_name", "room"}}
 KEYS = {"id", "study_id", "equipment_id", "patient_id"}
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from dmslab.records import DoseReport, EquipmentRecord, record_values
 from dmslab.store._merge import ADDITIVE_TOTALS, SOURCE_RANK, merge_totals, report_kind, source_label, source_rank
+from dmslab.store._nm_organ import insert_nm_organ_doses
 from dmslab.store.schema import table
 
 __all__ = ["BatchWriter", "Rejection"]
@@ -92,6 +93,7 @@ class BatchWriter:
     _studies: dict[tuple[str, str], _Study] = field(default_factory=dict)
     _patients: dict[str, int] = field(default_factory=dict)
     _ingested_sops: dict[str, int | None] = field(default_factory=dict)
+    _organ_doses: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
 
     def write(self, items: Sequence[DoseReport | Rejection]) -> None:
         reports = [i for i in items if isinstance(i, DoseReport)]
@@ -179,6 +181,8 @@ class BatchWriter:
         if rep.study.source_kind == "manual" and study.events:
             self._correct(study, rep)
         added = self._add_events(study, rep, kind)
+        if rep.nm_organ_doses:
+            self._organ_doses.append((study.id, rep.nm_organ_doses))
         self._source(rep, study_id=study.id, status="ingested", n_events=rep.n_events, source_kind=kind)
         study.saw(kind, sop)
         if sop is not None:
@@ -386,6 +390,8 @@ class BatchWriter:
         for name, rows in self._events.items():
             if rows:
                 self.conn.execute(table(name).insert(), rows)
+        for sid, doses in self._organ_doses:  # after nm_event: estimates name their administration
+            insert_nm_organ_doses(self.conn, sid, doses)
         if self._sources:
             self.conn.execute(table("source_object").insert(), self._sources)
         touched = [{"sid": s.id, "n": s.n_events} for s in self._studies.values() if s.touched]

@@ -29,7 +29,7 @@ from dmslab import codes as c
 from dmslab.codes import DCM, SCT, CodeKey
 from dmslab.ingest.rdsr._extract import Extractor
 from dmslab.ingest.rdsr._tree import Item
-from dmslab.records import Flags
+from dmslab.records import NmOrganDoseRecord
 from dmslab.units import unit_key
 
 __all__ = ["EffectiveDoseBasis", "NmOrganDoseRecord", "effective_dose_basis", "organ_doses"]
@@ -48,25 +48,6 @@ EFFECTIVE_DOSE = c.EFFECTIVE_DOSE
 
 #: Organ mass units -> grams (``units_map.csv`` has no mass quantity yet).
 _MASS_TO_G = {"g": 1.0, "kg": 1000.0, "mg": 1e-3}
-
-
-@dataclass(frozen=True, slots=True)
-class NmOrganDoseRecord:
-    """One organ dose estimate of one administration (a row of ``nm_organ_dose``); dose in mGy, mass in g."""
-
-    event_uid: str
-    organ_scheme: str | None = None
-    organ_value: str | None = None
-    organ_meaning: str | None = None
-    laterality_code: str | None = None
-    laterality: str | None = None
-    dose_mgy: float | None = None
-    mass_g: float | None = None
-    method: str | None = None
-    reference_authority_code: str | None = None
-    reference_authority: str | None = None
-    flags: Flags = ()
-    unit_fixes: Flags = ()
 
 
 @dataclass(frozen=True, slots=True)

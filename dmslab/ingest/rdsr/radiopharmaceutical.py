@@ -88,6 +88,10 @@ def _administration(admin: Item, i: int) -> NmEventRecord:
     uid = _event_uid(admin, i)
     ex.take(idx, _NUMS)
     ex.take(admin.index(), {c.EFFECTIVE_DOSE: ("effective_dose_msv", "effective_dose")})
+    basis = effective_dose_basis(admin)
+    if basis is not None:
+        ex.values.update(effective_dose_method=basis.method, effective_dose_authority=basis.reference_authority,
+                         effective_dose_authority_code=basis.reference_authority_code)
     agent = _code_item(idx, AGENTS)
     if agent is not None:
         ex.values["agent_code"] = f"{agent.value.scheme}:{agent.value.value}"
@@ -118,12 +122,15 @@ def parse_rrdsr(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRecor
     root = read_tree(ds)
     if root.concept is not None and root.concept != c.RADIOPHARMACEUTICAL_DOSE_REPORT:
         raise IngestError("not_a_dose_report", f"SR root concept {root.concept} is not DCM 113500")
-    events = tuple(_administration(a, i) for i, a in enumerate(root.children_of(ADMINISTRATION)))
+    admins = root.children_of(ADMINISTRATION)
+    events = tuple(_administration(a, i) for i, a in enumerate(admins))
+    doses = tuple(d for i, (a, e) in enumerate(zip(admins, events, strict=True))
+                  for d in organ_doses(a, e.event_uid, where=f"administration[{i}]"))
     patient, _ = patient_from(ds, pseudonymise)
     study = study_for(ds, pseudonymise, "NM", source_kind="rdsr")
     logger.debug("%s: RRDSR with %d administrations", header_text(ds, "SOPInstanceUID"), len(events))
     return DoseReport(source=source_for(source, ds, "rrdsr", "10021"), equipment=equipment_from(ds),
-                      patient=patient, study=study, nm_events=events)
+                      patient=patient, study=study, nm_events=events, nm_organ_doses=doses)
 
 
 def dose_estimates(ds: Dataset) -> tuple[tuple[NmOrganDoseRecord, ...], dict[str, EffectiveDoseBasis]]:

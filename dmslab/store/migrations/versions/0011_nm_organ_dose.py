@@ -40,8 +40,18 @@ def upgrade() -> None:
         batch_op.create_index('ix_nm_organ_dose_study_id_event_uid', ['study_id', 'event_uid'], unique=False)
         batch_op.create_index(batch_op.f('ix_nm_organ_dose_study_id'), ['study_id'], unique=False)
 
+    with op.batch_alter_table('nm_event', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('effective_dose_method', sa.Text(), nullable=True, comment='Measurement Method (SCT 370129005) of the reported effective dose, text or code meaning'))
+        batch_op.add_column(sa.Column('effective_dose_authority_code', sa.Text(), nullable=True, comment='Reference Authority (DCM 121406) of the effective dose as SCHEME:VALUE when coded'))
+        batch_op.add_column(sa.Column('effective_dose_authority', sa.Text(), nullable=True, comment="Reference Authority (DCM 121406) of the effective dose: text (e.g. 'ICRP Publication 128') or code meaning"))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('nm_event', schema=None) as batch_op:
+        batch_op.drop_column('effective_dose_authority')
+        batch_op.drop_column('effective_dose_authority_code')
+        batch_op.drop_column('effective_dose_method')
+
     with op.batch_alter_table('nm_organ_dose', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_nm_organ_dose_study_id'))
         batch_op.drop_index('ix_nm_organ_dose_study_id_event_uid')
