@@ -1,12 +1,20 @@
 """Read a bitmap CT dose summary screen into a :class:`~dmslab.records.DoseReport`, flagging doubtful values.
 
-The page is read twice by tesseract, from two differently prepared images (greyscale upscaled; Otsu
-binarised at another scale). A number is stored as fact only when
+The page is prepared twice (greyscale upscaled; Otsu-binarised at another scale) and each image is read by
+tesseract as a whole (which finds the table, its rows and where each cell lies); then every numeric cell of
+both reads is cropped and re-read with only the characters it can hold (:mod:`dmslab.ingest.ocr._cells`).
+On fixed-width pages (GE) the character count of each scan position is measured on the image and checks
+its readings (:mod:`dmslab.ingest.ocr._mono`). That gives up to four reads of every field. A number is
+stored as fact only when
 
-* both reads give the same value, in the number format the vendor prints (decimals included),
-* the lower of the two word confidences reaches ``min_conf`` (0-100),
-* the row is physically consistent (DLP / CTDIvol between 0.5 and 1.5 times the scan length plus 10 cm),
-* and the rows' DLPs add up to the printed total DLP within rounding.
+* at least two reads give the same value, in the number format the vendor prints, and no read gives another
+  (:func:`~dmslab.ingest.ocr._vote.vote`),
+* the most confident of them reaches ``min_conf`` (0-100),
+* the row is physically consistent: the irradiated length DLP / CTDIvol is at least the scan length and at
+  most 5 % plus 6 cm more (:func:`_consistent`),
+* the rows' DLPs add up to the printed total DLP within rounding,
+* and a number that no such relation could check is one that reads cannot get wrong alike: see
+  :func:`_cross_checked`.
 
 Anything else is stored as ``None`` with an ``"ocr_review: ..."`` flag giving the text read, its confidence
 and the reason, so a person can correct it (:mod:`dmslab.ingest.manual`). A wrong number is never stored
@@ -15,9 +23,9 @@ without a flag.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -25,14 +33,17 @@ from pydicom.dataset import Dataset
 from dmslab.contracts import check_values
 from dmslab.errors import IngestError
 from dmslab.ingest._header import equipment_from, header_text
+from dmslab.ingest.ocr._cells import reread_cells
 from dmslab.ingest.ocr._common import event_uid, study_record
 from dmslab.ingest.ocr._engine import Line, ocr_lines, pixels_to_grey, prepare, require_tesseract
 from dmslab.ingest.ocr._layouts import LAYOUTS, RowReading, ScreenReading, detect_vendor, read_layout, type_of
+from dmslab.ingest.ocr._mono import check_ranges
+from dmslab.ingest.ocr._vote import Value, vote
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import CtEventRecord, DoseReport, SourceRecord
 from dmslab.units import convert
 
-__all__ = ["DEFAULT_MIN_CONF", "read_passes", "screen_report"]
+__all__ = ["DEFAULT_MIN_CONF", "Value", "read_passes", "screen_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,25 +51,23 @@ logger = logging.getLogger(__name__)
 DEFAULT_MIN_CONF = 80.0
 #: (target width in pixels, binarise) of the two reads.
 _PASSES = ((1400, False), (1900, True))
-#: Per-field scale of ``min_conf``: tesseract rates mixed letter-digit words such as ``S12.500-I450.750`` low even
-#: when read right, so scan ranges need two agreeing reads (and the DLP/CTDIvol length check) but less confidence.
-_CONF_SCALE = {"scan_length_mm": 0.25}
+#: Per-field scale of ``min_conf``: the phantom is one of two words, and Siemens prints its letter right after
+#: CTDIvol (tesseract gives the pair one, often low, confidence), so two agreeing reads suffice. (Scan positions
+#: such as ``S12.500`` are rated by their digits' confidence in the cell re-reads, :mod:`dmslab.ingest.ocr._cells`.)
+_CONF_SCALE = {"phantom_cm": 0.0}
 _PHANTOM_WORDS = {"head": 16, "body": 32, "s": 16, "5": 16, "l": 32, "|": 32, "i": 32, "1": 32}
 #: record field -> (quantity of units_map.csv, canonical unit string)
 _QUANTITY = {"ctdivol_mgy": ("dose_mgy", "mGy"), "dlp_mgycm": ("dlp", "mGy.cm"), "scan_length_mm": ("length_mm", "mm")}
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
-    """A field value interpreted from one read, with the text it came from and its confidence."""
-
-    value: Any
-    text: str
-    conf: float
-
-
 def read_passes(ds: Dataset) -> tuple[str, tuple[ScreenReading, ...]]:
-    """OCR the page twice (in two threads) and cut both reads into the vendor's table layout.
+    """OCR the page twice (in two threads), cut both reads into the vendor's layout and re-read their cells.
+
+    Returns
+    -------
+    tuple
+        The vendor and four readings: the two full-page reads, then the cell re-reads of each
+        (:func:`~dmslab.ingest.ocr._cells.reread_cells`; same row indices as the full read they come from).
 
     Raises
     ------
@@ -70,14 +79,17 @@ def read_passes(ds: Dataset) -> tuple[str, tuple[ScreenReading, ...]]:
     images = [prepare(grey, target_width=w, binarize=b) for w, b in _PASSES]
     with ThreadPoolExecutor(max_workers=len(images)) as pool:
         reads: list[list[Line]] = list(pool.map(ocr_lines, images))
-    vendor = detect_vendor(reads[0], header_text(ds, "Manufacturer")) or detect_vendor(reads[1], None)
-    if vendor is None:
-        raise IngestError("not_a_dose_report", "no known CT dose summary page (GE, Siemens, Toshiba/Canon) found "
-                                               "in the image text")
-    readings = tuple(read_layout(r, vendor) for r in reads)
-    if not any(r.rows for r in readings):
-        raise IngestError("not_a_dose_report", f"{vendor} dose page recognised but no dose table rows were read")
-    return vendor, readings
+        vendor = detect_vendor(reads[0], header_text(ds, "Manufacturer")) or detect_vendor(reads[1], None)
+        if vendor is None:
+            raise IngestError("not_a_dose_report", "no known CT dose summary page (GE, Siemens, Toshiba/Canon) "
+                                                   "found in the image text")
+        full = tuple(read_layout(r, vendor) for r in reads)
+        if not any(r.rows for r in full):
+            raise IngestError("not_a_dose_report", f"{vendor} dose page recognised but no dose table rows were read")
+        if LAYOUTS[vendor].monospace:
+            full = tuple(check_ranges(img, r) for img, r in zip(images, full, strict=True))
+    cells = tuple(reread_cells(list(zip(images, full, strict=True))))
+    return vendor, full + cells
 
 
 def _number(text: str, vendor: str, name: str) -> float:
@@ -100,13 +112,13 @@ def _interpret(row: RowReading, vendor: str) -> dict[str, Value]:
     for name, field in (("ctdi", "ctdivol_mgy"), ("dlp", "dlp_mgycm")):
         if name in f:
             out[field] = Value(_number(f[name].text, vendor, name), f[name].text, f[name].conf)
-    if "r0" in f and "r1" in f:
-        r0, r1 = f["r0"], f["r1"]
-        length = round(abs(_number(r1.text, vendor, "r1") - _number(r0.text, vendor, "r0")), 3)
-        out["scan_length_mm"] = Value(length, f"{r0.text}-{r1.text}", min(r0.conf, r1.conf))
+    for end in ("r0", "r1"):  # the ends of the scan range are voted on one by one (a cell read may see one)
+        if end in f:
+            out[end] = Value(_number(f[end].text, vendor, end), f[end].text, f[end].conf)
     if "ph" in f:
         word = f["ph"].text.lower()
-        cm = _PHANTOM_WORDS.get(word)
+        close = difflib.get_close_matches(word, ["head", "body"], n=1, cutoff=0.7)  # "Heed", "B0dy"
+        cm = _PHANTOM_WORDS.get(close[0] if close else word)
         text, conf = f["ph"].text, f["ph"].conf
         if "phcm" in f:
             text, conf = f"{text} {f['phcm'].text}", min(conf, f["phcm"].conf)
@@ -122,19 +134,8 @@ def _expected(acq_type: str | None, vendor: str) -> tuple[str, ...]:
 
 
 def _agree(field: str, a: Value | None, b: Value | None, min_conf: float) -> tuple[Any, str | None]:
-    """The value when both reads agree with enough confidence, else ``None`` and the review flag."""
-    if a is None and b is None:
-        return None, f"ocr_review: {field} not read"
-    if a is None or b is None:
-        one = a or b
-        assert one is not None
-        return None, f"ocr_review: {field} read '{one.text}' (conf {one.conf:.0f}) in one read only"
-    if a.value is None or a.value != b.value:
-        return None, f"ocr_review: {field} read '{a.text}' / '{b.text}' (reads disagree or not understood)"
-    conf = max(a.conf, b.conf)
-    if conf < min_conf:
-        return None, f"ocr_review: {field} read '{a.text}' (conf {conf:.0f} < {min_conf:.0f})"
-    return a.value, None
+    """Two reads: the value when both agree with enough confidence, else ``None`` and the review flag."""
+    return vote(field, [a, b], min_conf)
 
 
 def _pair_rows(readings: tuple[ScreenReading, ...]) -> list[tuple[RowReading | None, RowReading | None]]:
@@ -158,31 +159,81 @@ def _pair_rows(readings: tuple[ScreenReading, ...]) -> list[tuple[RowReading | N
 
 
 def _consistent(values: dict[str, Any]) -> bool:
-    """DLP / CTDIvol (cm) within 0.5-1.5 times the scan length (cm) plus 10 cm of over-ranging."""
+    """The irradiated length DLP / CTDIvol (cm) is at least the scan length and at most 5 % plus 6 cm more.
+
+    An irradiated length cannot be shorter than the range scanned; the 6 cm cover over-ranging of helical
+    scans and the beam width of axial scans. The check is tight on purpose: it is what catches a digit misread
+    the same way in every read (``159.749`` as ``165.749``, ``309.89`` as ``369.89``). Both ends allow for
+    the printed rounding of DLP and CTDIvol (up to 0.05 each). Axial series with gaps between rotations and
+    wide-detector volume scans fail it and go to review.
+    """
     ctdi, dlp, length = values.get("ctdivol_mgy"), values.get("dlp_mgycm"), values.get("scan_length_mm")
     if ctdi is None or dlp is None or length is None or ctdi <= 0:
         return True
-    ratio_cm, length_cm = dlp / ctdi, length / 10.0
-    return 0.5 * length_cm <= ratio_cm <= 1.5 * length_cm + 10.0
+    length_cm = length / 10.0
+    longest = (dlp + 0.05) / ctdi if ctdi <= 0.05 else (dlp + 0.05) / (ctdi - 0.05)
+    shortest = (dlp - 0.05) / (ctdi + 0.05)
+    return longest >= length_cm - 0.1 and shortest <= 1.05 * length_cm + 6.0
 
 
-def _row_values(pair: tuple[RowReading | None, RowReading | None], vendor: str,
-                min_conf: float) -> tuple[dict[str, Any], list[str], str]:
-    """Agreed field values of one row, its review flags and its key for the event UID."""
-    ra, rb = pair
-    va = _interpret(ra, vendor) if ra else {}
-    vb = _interpret(rb, vendor) if rb else {}
+Reads = tuple[RowReading | None, ...]
+
+
+def _row_reads(readings: tuple[ScreenReading, ...]) -> list[Reads]:
+    """Each table row as (full read 1, full read 2, cell re-read 1, cell re-read 2); missing reads are ``None``."""
+    cells = [{r.index: r for r in c.rows} for c in readings[2:]]
+    out: list[Reads] = []
+    for ra, rb in _pair_rows(readings):
+        extra = [c.get(r.index) if r is not None else None for c, r in zip(cells, (ra, rb), strict=False)]
+        out.append((ra, rb, *extra))
+    return out
+
+
+def _scan_length(vals: list[dict[str, Value]], min_conf: float) -> tuple[float | None, str | None, bool, str]:
+    """The scan length (mm) from the two ends of the range, each voted on over all reads.
+
+    The third item tells whether both ends were read alike on both prepared images (reads 0 and 2 are of the
+    first image, 1 and 3 of the second): a misread shared by two reads of one image is common, by both images
+    rare. The fourth gives the two ends as text.
+    """
+    ends, flags, both_images = [], [], True
+    for end, word in (("r0", "start"), ("r1", "end")):
+        reads = [v.get(end) for v in vals]
+        value, flag = vote(f"scan_length_mm {word}", reads, min_conf)
+        ends.append(value)
+        both_images &= len({k % 2 for k, r in enumerate(reads) if r is not None and r.value == value}) == 2
+        if flag:
+            flags.append(flag)
+    if ends[0] is None or ends[1] is None:
+        return None, "; ".join(flags), False, ""
+    return round(abs(ends[1] - ends[0]), 3), None, both_images, f"{ends[0]} {ends[1]}"
+
+
+def _row_values(reads: Reads, vendor: str, min_conf: float) -> tuple[dict[str, Any], list[str], str]:
+    """Voted field values of one row, its review flags and its key for the event UID."""
+    vals = [_interpret(r, vendor) if r is not None else {} for r in reads]
+    ra, rb = reads[0], reads[1]
     flags: list[str] = []
-    series, _ = _agree("series", va.get("series"), vb.get("series"), 0.0)
-    ta, tb = va.get("acquisition_type"), vb.get("acquisition_type")
-    if (ta is None) != (tb is None) and (ta or tb).conf >= min_conf:  # type: ignore[union-attr]
-        ta = tb = ta or tb  # a categorical word read clearly once is enough (fuzzy-matched to the vendor's words)
-    acq_type, type_flag = _agree("acquisition_type", ta, tb, 0.0)
+    sa, sb = vals[0].get("series"), vals[1].get("series")
+    if (sa is None) != (sb is None) and (sa or sb).conf >= min_conf:  # type: ignore[union-attr]
+        sa = sb = sa or sb  # the series number only keys the event; one clear read is enough
+    series, _ = vote("series", [sa, sb], 0.0)
+    ta, tb = vals[0].get("acquisition_type"), vals[1].get("acquisition_type")
+    one = ta or tb
+    if (ta is None) != (tb is None) and one is not None and (one.conf >= min_conf
+                                                               or one.text.lower() in LAYOUTS[vendor].types):
+        ta = tb = one  # a categorical word read once is enough when clear or spelt exactly as the vendor prints it
+    acq_type, type_flag = vote("acquisition_type", [ta, tb], 0.0)
     values: dict[str, Any] = {"acquisition_type": acq_type}
     if type_flag:
         flags.append(type_flag)
     for field in _expected(acq_type, vendor):
-        value, flag = _agree(field, va.get(field), vb.get(field), min_conf * _CONF_SCALE.get(field, 1.0))
+        conf = min_conf * _CONF_SCALE.get(field, 1.0)
+        if field == "scan_length_mm":
+            value, flag, both_images, ends = _scan_length(vals, conf)
+            values["_length_on_both_images"], values["_length_ends"] = both_images, ends
+        else:
+            value, flag = vote(field, [v.get(field) for v in vals], conf)
         values[field] = value
         if flag:
             flags.append(flag)
@@ -212,18 +263,16 @@ def _canonical(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 def _total(readings: tuple[ScreenReading, ...], dlps: list[float | None],
            min_conf: float) -> tuple[float | None, list[str], bool]:
     """The agreed total DLP, study flags, and whether the rows' DLPs must be withdrawn (sum mismatch)."""
-    ta, tb = readings[0].total, readings[1].total
-    va = Value(float(ta.text), ta.text, ta.conf) if ta else None
-    vb = Value(float(tb.text), tb.text, tb.conf) if tb else None
-    total, flag = _agree("total_dlp_mgycm", va, vb, min_conf)
+    totals = [r.total for r in readings]
+    total, flag = vote("total_dlp_mgycm", [Value(float(t.text), t.text, t.conf) if t else None for t in totals],
+                       min_conf)
     flags = [flag] if flag else []
     if total is None or not dlps:
         return total, flags, False
     if any(d is None for d in dlps):
         flags.append("ocr_review: total DLP not checked against the rows (some row DLPs not read)")
         return total, flags, False
-    read = ta if ta is not None else tb
-    text = read.text if read is not None else ""
+    text = next((t.text for t in totals if t is not None), "")
     decimals = len(text.partition(".")[2])
     tolerance = 0.5 * 10.0 ** -decimals * (len(dlps) + 1) + 1e-9
     row_sum = sum(d for d in dlps if d is not None)
@@ -232,6 +281,50 @@ def _total(readings: tuple[ScreenReading, ...], dlps: list[float | None],
                      "total and row DLPs not stored")
         return None, flags, True
     return total, flags, False
+
+
+def _cross_checked(values: dict[str, Any], flags: list[str], summed: bool,
+                   confusable: str) -> tuple[dict[str, Any], list[str]]:
+    """Withdraw a row's numbers that the reads agree on but no second relation confirms.
+
+    All are kept when the row's length check ran (CTDIvol, DLP and scan length all agreed,
+    :func:`_consistent`). Failing that, a DLP is kept only when the rows add up to the agreed total, a scan
+    length only when both ends were read alike on both prepared images, and on pages whose font makes some
+    digits come out wrong alike in every read (``confusable``; GE's dotted zero read ``6``: ``6.08`` as
+    ``6.68``, ``309.89`` as ``369.89`` in the row and the total alike) a number showing such a digit is not
+    kept either.
+    """
+    out, new = dict(values), list(flags)
+    both_images = out.pop("_length_on_both_images", False)
+    ends = out.pop("_length_ends", "")
+    if all(out.get(f) is not None for f in ("ctdivol_mgy", "dlp_mgycm", "scan_length_mm")):
+        return out, new
+    risky = {"ctdivol_mgy": any(c in f"{out.get('ctdivol_mgy')}" for c in confusable),
+             "dlp_mgycm": not summed or any(c in f"{out.get('dlp_mgycm')}" for c in confusable),
+             "scan_length_mm": not both_images or any(c in ends for c in confusable)}
+    for field, drop in risky.items():
+        if drop and out.get(field) is not None:
+            new.append(f"ocr_review: {field} read {out[field]} not stored: the DLP / CTDIvol length check could "
+                       "not run and nothing else confirms it")
+            out[field] = None
+    return out, new
+
+
+def _total_confirmed(total: float | None, flags: list[str], summed: bool, events: list[CtEventRecord],
+                     confusable: str) -> tuple[float | None, list[str]]:
+    """The total DLP only when the rows add up to it (on fonts with ``confusable`` digits, rows whose DLPs
+    their length checks confirmed: else a ``459.00`` read ``453.00`` in the total and the row alike passes)."""
+    if total is None:
+        return None, flags
+    if not summed:
+        why = "the rows' DLPs could not all be read to check it"
+    elif confusable and not all(e.dlp_mgycm is not None and e.ctdivol_mgy is not None
+                                and e.scan_length_mm is not None
+                                for e in events if e.acquisition_type != "constant_angle"):
+        why = "not every row's DLP is confirmed by its length check"
+    else:
+        return total, flags
+    return None, [*flags, f"ocr_review: total_dlp_mgycm read {total} not stored: {why}"]
 
 
 def screen_report(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRecord,
@@ -251,21 +344,24 @@ def screen_report(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRec
     """
     vendor, readings = read_passes(ds)
     study_uid = str(ds.StudyInstanceUID)
-    rows = [_row_values(pair, vendor, min_conf) for pair in _pair_rows(readings)]
+    rows = [_row_values(reads, vendor, min_conf) for reads in _row_reads(readings)]
     total, study_flags, withdraw = _total(readings, [v.get("dlp_mgycm") for v, _, _ in rows
                                                      if v.get("acquisition_type") != "constant_angle"
                                                      or "dlp_mgycm" in v], min_conf)
+    summed = total is not None and not withdraw and not any("not checked" in f for f in study_flags)
     events, seen = [], set()
     for k, (values, flags, key) in enumerate(rows):
         if withdraw and values.get("dlp_mgycm") is not None:
             flags = [*flags, f"ocr_review: dlp_mgycm read {values['dlp_mgycm']} withdrawn (rows do not add up to "
                              "the total)"]
             values = {**values, "dlp_mgycm": None}
+        values, flags = _cross_checked(values, flags, summed, LAYOUTS[vendor].confusable)
         uid = event_uid(study_uid, "ocr", vendor, key if key not in seen else f"{key}#{k}")
         seen.add(key)
         canon, fixes = _canonical({f: v for f, v in values.items() if v is not None})
         events.append(CtEventRecord(event_uid=uid, flags=tuple(flags) + check_values("ct_event", canon),
                                     unit_fixes=tuple(fixes), **canon))
+    total, study_flags = _total_confirmed(total, study_flags, summed, events, LAYOUTS[vendor].confusable)
     study, patient = study_record(ds, pseudonymise, source_kind="ocr", flags=study_flags,
                                   values={"total_dlp_mgycm": total, "n_events_reported": len(events)})
     n_flags = sum(len(e.flags) for e in events) + len(study.flags)

@@ -33,11 +33,19 @@ def _bench():
 
 
 @pytest.mark.slow
-def test_accuracy_on_30_screens(tmp_path):
-    """No wrong value is ever stored unflagged; most fields are read exactly (bench/bench_ocr.py, smaller)."""
-    score, _rate = _bench().run(tmp_path, 30, seed=5000, workers=1)
-    assert score.wrong == []
-    assert score.exact / score.total >= 0.85, f"{score.exact}/{score.total} fields exact"
+def test_accuracy_on_45_screens(tmp_path):
+    """No wrong value is ever stored, flagged or not; most fields are read exactly (bench/bench_ocr.py, smaller).
+
+    Measured on this sample (seed 5000, 15 screens a vendor): 91.3 % of fields exact; Siemens 100 %,
+    Toshiba/Canon 99.4 %, GE 76 % (GE numbers with a 6 or 8 need a second relation, a dotted zero being read
+    as 6 or 8 alike in every read). Over 210 screens (seed 1000) the bench gives 95.0 %.
+    """
+    score, _rate = _bench().run(tmp_path, 45, seed=5000, workers=1)
+    assert score.wrong == [] and score.wrong_stored == []
+    assert score.exact / score.total >= 0.90, f"{score.exact}/{score.total} fields exact"
+    for vendor in ("siemens", "toshiba"):
+        exact, total = score.by_vendor[vendor + ":exact"], score.by_vendor[vendor + ":total"]
+        assert exact / total >= 0.97, f"{vendor}: {exact}/{total} fields exact"
 
 
 @pytest.mark.parametrize("vendor", ["ge", "siemens", "toshiba"])
@@ -50,7 +58,7 @@ def test_clean_screen_report(tmp_path, pseudo, vendor):
     assert rep.study.source_kind == "ocr" and rep.study.modality == "CT"
     assert rep.study.study_uid == truth.study_uid and rep.equipment.station_name == truth.station_name
     stored = _bench().score(rep, truth)
-    assert stored.wrong == []
+    assert stored.wrong == [] and stored.wrong_stored == []
     assert stored.exact + stored.flagged == stored.total
     flagged = [f for e in rep.ct_events for f in e.flags] + list(rep.study.flags)
     assert all(f.startswith("ocr_review: ") for f in flagged if "ocr" in f)
