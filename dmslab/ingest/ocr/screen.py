@@ -36,6 +36,7 @@ from dmslab.ingest._header import equipment_from, header_text
 from dmslab.ingest.ocr._cells import reread_cells
 from dmslab.ingest.ocr._common import event_uid, study_record
 from dmslab.ingest.ocr._engine import Line, ocr_lines, pixels_to_grey, prepare, require_tesseract
+from dmslab.ingest.ocr._glyph import fix_totals, resolve, shape_fix
 from dmslab.ingest.ocr._layouts import LAYOUTS, RowReading, ScreenReading, detect_vendor, read_layout, type_of
 from dmslab.ingest.ocr._mono import check_ranges
 from dmslab.ingest.ocr._vote import Value, vote
@@ -63,11 +64,21 @@ _QUANTITY = {"ctdivol_mgy": ("dose_mgy", "mGy"), "dlp_mgycm": ("dlp", "mGy.cm"),
 def read_passes(ds: Dataset) -> tuple[str, tuple[ScreenReading, ...]]:
     """OCR the page twice (in two threads), cut both reads into the vendor's layout and re-read their cells.
 
+    Same as :func:`_read_pages` without the prepared images.
+    """
+    vendor, readings, _ = _read_pages(ds)
+    return vendor, readings
+
+
+def _read_pages(ds: Dataset) -> tuple[str, tuple[ScreenReading, ...], list[Any]]:
+    """OCR the page twice (in two threads), cut both reads into the vendor's layout and re-read their cells.
+
     Returns
     -------
     tuple
-        The vendor and four readings: the two full-page reads, then the cell re-reads of each
-        (:func:`~dmslab.ingest.ocr._cells.reread_cells`; same row indices as the full read they come from).
+        The vendor; four readings: the two full-page reads, then the cell re-reads of each
+        (:func:`~dmslab.ingest.ocr._cells.reread_cells`; same row indices as the full read they come from);
+        and the two prepared images the full-page reads' boxes refer to.
 
     Raises
     ------
@@ -89,7 +100,7 @@ def read_passes(ds: Dataset) -> tuple[str, tuple[ScreenReading, ...]]:
         if LAYOUTS[vendor].monospace:
             full = tuple(check_ranges(img, r) for img, r in zip(images, full, strict=True))
     cells = tuple(reread_cells(list(zip(images, full, strict=True))))
-    return vendor, full + cells
+    return vendor, full + cells, images
 
 
 def _number(text: str, vendor: str, name: str) -> float:
@@ -209,8 +220,27 @@ def _scan_length(vals: list[dict[str, Value]], min_conf: float) -> tuple[float |
     return round(abs(ends[1] - ends[0]), 3), None, both_images, f"{ends[0]} {ends[1]}"
 
 
-def _row_values(reads: Reads, vendor: str, min_conf: float) -> tuple[dict[str, Any], list[str], str]:
-    """Voted field values of one row, its review flags and its key for the event UID."""
+def _vote_number(field: str, vals: list[dict[str, Value]], min_conf: float, vendor: str, first: RowReading | None,
+                 img: Any) -> tuple[Any, str | None, set[str]]:
+    """:func:`~dmslab.ingest.ocr._vote.vote` on a field, with reads that disagree only on ``0``, ``6`` and ``8``
+    settled by the glyphs' shapes in ``img``, the image of the ``first`` full-page read (fixed-width pages).
+    The third item is ``{field}`` when so settled, else empty."""
+    value, flag = vote(field, [v.get(field) for v in vals], min_conf)
+    name = {"ctdivol_mgy": "ctdi", "dlp_mgycm": "dlp"}.get(field)
+    if flag is None or first is None or name is None:
+        return value, flag, set()
+    settled = resolve(img, first.fields.get(name), [v.get(field) for v in vals], min_conf,
+                      lambda text: _number(text, vendor, name))
+    return (settled, None, {field}) if settled is not None else (value, flag, set())
+
+
+def _row_values(reads: Reads, vendor: str, min_conf: float,
+                img: Any = None) -> tuple[dict[str, Any], list[str], str]:
+    """Voted field values of one row, its review flags and its key for the event UID.
+
+    ``img``: the image of the first full-page read, on fixed-width pages, for the shape check of its 6s and 8s
+    (:func:`~dmslab.ingest.ocr._glyph.shape_fix`).
+    """
     vals = [_interpret(r, vendor) if r is not None else {} for r in reads]
     ra, rb = reads[0], reads[1]
     flags: list[str] = []
@@ -225,6 +255,7 @@ def _row_values(reads: Reads, vendor: str, min_conf: float) -> tuple[dict[str, A
         ta = tb = one  # a categorical word read once is enough when clear or spelt exactly as the vendor prints it
     acq_type, type_flag = vote("acquisition_type", [ta, tb], 0.0)
     values: dict[str, Any] = {"acquisition_type": acq_type}
+    resolved: set[str] = set()  # fields whose reads disagreed only on 0, 6 and 8, settled by the glyphs' shapes
     if type_flag:
         flags.append(type_flag)
     for field in _expected(acq_type, vendor):
@@ -233,13 +264,15 @@ def _row_values(reads: Reads, vendor: str, min_conf: float) -> tuple[dict[str, A
             value, flag, both_images, ends = _scan_length(vals, conf)
             values["_length_on_both_images"], values["_length_ends"] = both_images, ends
         else:
-            value, flag = vote(field, [v.get(field) for v in vals], conf)
+            value, flag, settled = _vote_number(field, vals, conf, vendor, ra if img is not None else None, img)
+            resolved |= settled
         values[field] = value
         if flag:
             flags.append(flag)
     if flags:
         seen = "' / '".join(r.text for r in (ra, rb) if r is not None)
         flags.append(f"ocr_review: row read as '{seen}'")
+    shape_fix(values, ra, lambda t, n: _number(t, vendor, n), img, resolved)
     if not _consistent(values):
         flags.append(f"ocr_review: DLP {values['dlp_mgycm']} / CTDIvol {values['ctdivol_mgy']} does not fit scan "
                      f"length {values['scan_length_mm']} mm; values not stored")
@@ -297,11 +330,14 @@ def _cross_checked(values: dict[str, Any], flags: list[str], summed: bool,
     out, new = dict(values), list(flags)
     both_images = out.pop("_length_on_both_images", False)
     ends = out.pop("_length_ends", "")
+    shape_ok: set[str] = out.pop("_shape_ok", set())
     if all(out.get(f) is not None for f in ("ctdivol_mgy", "dlp_mgycm", "scan_length_mm")):
         return out, new
     risky = {"ctdivol_mgy": any(c in f"{out.get('ctdivol_mgy')}" for c in confusable),
              "dlp_mgycm": not summed or any(c in f"{out.get('dlp_mgycm')}" for c in confusable),
              "scan_length_mm": not both_images or any(c in ends for c in confusable)}
+    for field in shape_ok:  # every 6 and 8 in it has the shape of that digit (:mod:`dmslab.ingest.ocr._glyph`)
+        risky[field] = field == "dlp_mgycm" and not summed or field == "scan_length_mm" and not both_images
     for field, drop in risky.items():
         if drop and out.get(field) is not None:
             new.append(f"ocr_review: {field} read {out[field]} not stored: the DLP / CTDIvol length check could "
@@ -342,9 +378,12 @@ def screen_report(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRec
         ``no_importer`` when tesseract is not installed, ``not_a_dose_report`` when no dose table is found,
         ``corrupt`` when the pixels cannot be decoded.
     """
-    vendor, readings = read_passes(ds)
+    vendor, readings, images = _read_pages(ds)
     study_uid = str(ds.StudyInstanceUID)
-    rows = [_row_values(reads, vendor, min_conf) for reads in _row_reads(readings)]
+    img = images[0] if LAYOUTS[vendor].monospace else None
+    if img is not None:
+        readings = fix_totals(readings, img)
+    rows = [_row_values(reads, vendor, min_conf, img) for reads in _row_reads(readings)]
     total, study_flags, withdraw = _total(readings, [v.get("dlp_mgycm") for v, _, _ in rows
                                                      if v.get("acquisition_type") != "constant_angle"
                                                      or "dlp_mgycm" in v], min_conf)

@@ -36,16 +36,17 @@ def _bench():
 def test_accuracy_on_45_screens(tmp_path):
     """No wrong value is ever stored, flagged or not; most fields are read exactly (bench/bench_ocr.py, smaller).
 
-    Measured on this sample (seed 5000, 15 screens a vendor): 91.3 % of fields exact; Siemens 100 %,
-    Toshiba/Canon 99.4 %, GE 76 % (GE numbers with a 6 or 8 need a second relation, a dotted zero being read
-    as 6 or 8 alike in every read). Over 210 screens (seed 1000) the bench gives 95.0 %.
+    Measured on this sample (seed 5000, 15 screens a vendor): 95.1 % of fields exact; Siemens 100 %,
+    Toshiba/Canon 99.4 %, GE 86.5 % (a GE number with a 6 or 8 is stored only when a second relation or the
+    shape of each such glyph confirms it, a dotted zero being read as 6 or 8 alike in every read). Over 210
+    screens (seed 1000) the bench gives 94.9 %, GE 88.0 %.
     """
     score, _rate = _bench().run(tmp_path, 45, seed=5000, workers=1)
     assert score.wrong == [] and score.wrong_stored == []
-    assert score.exact / score.total >= 0.90, f"{score.exact}/{score.total} fields exact"
-    for vendor in ("siemens", "toshiba"):
+    assert score.exact / score.total >= 0.93, f"{score.exact}/{score.total} fields exact"
+    for vendor, least in (("siemens", 0.97), ("toshiba", 0.97), ("ge", 0.84)):
         exact, total = score.by_vendor[vendor + ":exact"], score.by_vendor[vendor + ":total"]
-        assert exact / total >= 0.97, f"{vendor}: {exact}/{total} fields exact"
+        assert exact / total >= least, f"{vendor}: {exact}/{total} fields exact"
 
 
 @pytest.mark.parametrize("vendor", ["ge", "siemens", "toshiba"])
