@@ -51,10 +51,9 @@ def _announced_object(raw: bytes, transfer_syntax: UID) -> tuple[str, str]:
     return str(ds.get("SOPClassUID", "")), str(ds.get("SOPInstanceUID", ""))
 
 
-def _check(event: Any, max_object_bytes: int) -> tuple[StoreStatus, str] | None:
-    """A refusal (status, reason) when the payload is not the announced DICOM object, else ``None``."""
+def _check(event: Any, raw: bytes, max_object_bytes: int) -> tuple[StoreStatus, str] | None:
+    """A refusal (status, reason) when the payload ``raw`` is not the announced DICOM object, else ``None``."""
     req = event.request
-    raw = req.DataSet.getvalue()
     if len(raw) > max_object_bytes:
         return StoreStatus.OUT_OF_RESOURCES, f"object of {len(raw)} bytes exceeds max_object_bytes={max_object_bytes}"
     ts = UID(event.context.transfer_syntax)
@@ -70,16 +69,17 @@ def _check(event: Any, max_object_bytes: int) -> tuple[StoreStatus, str] | None:
 
 def handle_store(event: Any, inbox: Inbox, status: StatusFile, max_object_bytes: int) -> int | tuple[int, Any]:
     """EVT_C_STORE: check the payload, write it durably to ``inbox``, then answer Success."""
-    sop = str(event.request.AffectedSOPInstanceUID)
-    refusal = _check(event, max_object_bytes)
+    req = event.request
+    sop = str(req.AffectedSOPInstanceUID)
+    raw = req.DataSet.getvalue()
+    refusal = _check(event, raw, max_object_bytes)
     if refusal is not None:
         logger.warning("refused %s from %s: %s", sop, event.assoc.requestor.ae_title, refusal[1])
         status.count("refused", last="last_refused_at", force=True)
         return refusal[0]
     name = sop if _UID.match(sop) and len(sop) <= 64 else None
-    req = event.request
     data = file_meta_bytes(str(req.AffectedSOPClassUID), sop, str(event.context.transfer_syntax),
-                           event.assoc.requestor.ae_title) + req.DataSet.getvalue()
+                           event.assoc.requestor.ae_title) + raw
     try:
         inbox.put(data, name=f"{name}.{uuid.uuid4().hex[:8]}" if name else None)
     except InboxFullError as exc:
