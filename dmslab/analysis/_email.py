@@ -55,7 +55,7 @@ def send_email(smtp: SmtpSettings, to: Sequence[str], subject: str, body: str) -
     if not to:
         raise ValueError("no recipients")
     msg = EmailMessage()
-    msg["From"] = smtp.sender
+    msg["From"] = smtp.from_address
     msg["To"] = ", ".join(to)
     msg["Subject"] = subject
     msg.set_content(body)

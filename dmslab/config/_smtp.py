@@ -6,7 +6,7 @@
 | port | ``DMSLAB_SMTP_PORT`` | 25 (587 with ``starttls``, 465 with ``ssl``) |
 | user / password | ``DMSLAB_SMTP_USER`` / ``DMSLAB_SMTP_PASSWORD`` | no login |
 | security | ``DMSLAB_SMTP_SECURITY`` | ``none``; or ``starttls``, ``ssl`` |
-| sender | ``DMSLAB_SMTP_FROM`` | ``dmslab@<host name>`` |
+| sender | ``DMSLAB_SMTP_FROM`` | ``dmslab@<host name>`` (resolved when a message is sent) |
 | reports_url | ``DMSLAB_REPORTS_URL`` | none: report e-mails name the file path |
 | timeout_s | ``DMSLAB_SMTP_TIMEOUT`` | 30 s |
 """
@@ -40,7 +40,8 @@ class SmtpSettings:
     security
         ``none``, ``starttls`` or ``ssl``.
     sender
-        From address; default ``dmslab@<this host's name>``.
+        From address; empty: ``dmslab@<this host's name>``, resolved only when a message is sent (see
+        :attr:`from_address`), so reading settings never waits for a name lookup.
     reports_url
         Base URL under which the reports folder is published (e.g. ``https://dms.hospital/reports/``); report
         e-mails then link the report, else they name its file path.
@@ -75,15 +76,18 @@ class SmtpSettings:
         if self.user and self.security == "none":
             raise ConfigError("[smtp] a login without encryption would send the password in clear: "
                               "set security to starttls or ssl (DMSLAB_SMTP_SECURITY)")
-        if not self.sender:
-            object.__setattr__(self, "sender", f"dmslab@{socket.getfqdn() or 'localhost'}")
-        if "@" not in self.sender:
+        if self.sender and "@" not in self.sender:
             raise ConfigError(f"[smtp] sender must be an e-mail address, got {self.sender!r}")
 
     @property
     def enabled(self) -> bool:
         """E-mail is configured (a host is set)."""
         return bool(self.host)
+
+    @property
+    def from_address(self) -> str:
+        """The From address: :attr:`sender`, or ``dmslab@<this host's fully qualified name>``."""
+        return self.sender or f"dmslab@{socket.getfqdn() or 'localhost'}"
 
     @property
     def server_port(self) -> int:
@@ -93,8 +97,9 @@ class SmtpSettings:
     def masked(self) -> dict[str, Any]:
         """The settings for logging, the password hidden."""
         return {"host": self.host, "port": self.server_port, "user": self.user,
-                "password": "***" if self.password else None, "security": self.security, "sender": self.sender,
-                "reports_url": self.reports_url, "timeout_s": self.timeout_s}
+                "password": "***" if self.password else None, "security": self.security,
+                "sender": self.sender or "dmslab@<host name>", "reports_url": self.reports_url,
+                "timeout_s": self.timeout_s}
 
     def __repr__(self) -> str:
         return f"SmtpSettings({self.masked()!r})"

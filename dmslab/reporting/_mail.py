@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 def _message(smtp: SmtpSettings, recipients: Sequence[str], subject: str, report: Path,
              reports_dir: Path) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"], msg["From"], msg["To"] = subject, smtp.sender, ", ".join(recipients)
+    msg["Subject"], msg["From"], msg["To"] = subject, smtp.from_address, ", ".join(recipients)
     if smtp.reports_url:
         base = smtp.reports_url.rstrip("/")
         where = f"{base}/{report.resolve().relative_to(reports_dir.resolve()).as_posix()}"
