@@ -65,6 +65,8 @@ class Layout:
     #: Digits that tesseract reads in place of others in this vendor's font, alike in every read (GE's dotted
     #: zero comes out as ``6`` or ``8``): a number showing one needs a second relation to be stored.
     confusable: str = ""
+    #: Phantom words as printed, with the phantom diameter (cm) each stands for.
+    phantoms: tuple[tuple[str, int], ...] = (("Head", 16), ("Body", 32))
 
 
 _POS_GE = r"[SI1l|5$]\d{1,4}\.\d{3}"
@@ -104,6 +106,7 @@ LAYOUTS: dict[str, Layout] = {
                    + _cell(r"(?P<dlp>\d{1,5}\.\d)", raw="dlp") + "$"),
         re.compile(r"Total \S{3} (?P<mas>\d{1,6}) Total \S{3} (?P<total>\d{1,6}\.\d) \S+$"),
         re.compile(r"\bScan\b.*\b(?:Range|CTDI\w*|DLP)\b"),
+        phantoms=(("S", 16), ("L", 32)),
     ),
     "toshiba": Layout(
         "toshiba", ("dose summary",), ("TOSHIBA", "CANON"),
@@ -125,12 +128,12 @@ _DOT_INT = re.compile(r"^\.\d+$")
 
 def normalise(line: Line) -> Line:
     """Undo harmless OCR slips: a decimal comma (``9,02``), a space after or before the point (``564. 36``,
-    ``488 .52``)."""
+    ``488 .52``), or both (``188 . 82``)."""
     out: list[Word] = []
     for w in line:
         w = replace(w, text=_DECIMAL_COMMA.sub(r"\1.\2", w.text))
         if out and (_INT_DOT.match(out[-1].text) and w.text.isdigit()
-                    or out[-1].text.isdigit() and _DOT_INT.match(w.text)):
+                    or out[-1].text.isdigit() and (_DOT_INT.match(w.text) or w.text == ".")):
             prev = out.pop()
             w = replace(prev, text=prev.text + w.text, conf=min(prev.conf, w.conf), width=w.left + w.width - prev.left)
         out.append(w)

@@ -36,9 +36,9 @@ from dmslab.ingest._header import equipment_from, header_text
 from dmslab.ingest.ocr._cells import reread_cells
 from dmslab.ingest.ocr._common import event_uid, study_record
 from dmslab.ingest.ocr._engine import Line, ocr_lines, pixels_to_grey, prepare, require_tesseract
-from dmslab.ingest.ocr._glyph import fix_totals, resolve, shape_fix
-from dmslab.ingest.ocr._layouts import LAYOUTS, RowReading, ScreenReading, detect_vendor, read_layout, type_of
+from dmslab.ingest.ocr._layouts import LAYOUTS, Reading, RowReading, ScreenReading, detect_vendor, read_layout, type_of
 from dmslab.ingest.ocr._mono import check_ranges
+from dmslab.ingest.ocr._shapes import FIT_MIN, SURE, PageShapes, ShapeRead, decide
 from dmslab.ingest.ocr._vote import Value, vote
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import CtEventRecord, DoseReport, SourceRecord
@@ -66,11 +66,11 @@ def read_passes(ds: Dataset) -> tuple[str, tuple[ScreenReading, ...]]:
 
     Same as :func:`_read_pages` without the prepared images.
     """
-    vendor, readings, _ = _read_pages(ds)
+    vendor, readings, _, _ = _read_pages(ds)
     return vendor, readings
 
 
-def _read_pages(ds: Dataset) -> tuple[str, tuple[ScreenReading, ...], list[Any]]:
+def _read_pages(ds: Dataset) -> tuple[str, tuple[ScreenReading, ...], list[Any], Any]:
     """OCR the page twice (in two threads), cut both reads into the vendor's layout and re-read their cells.
 
     Returns
@@ -78,7 +78,7 @@ def _read_pages(ds: Dataset) -> tuple[str, tuple[ScreenReading, ...], list[Any]]
     tuple
         The vendor; four readings: the two full-page reads, then the cell re-reads of each
         (:func:`~dmslab.ingest.ocr._cells.reread_cells`; same row indices as the full read they come from);
-        and the two prepared images the full-page reads' boxes refer to.
+        the two prepared images the full-page reads' boxes refer to; and the page in greyscale.
 
     Raises
     ------
@@ -100,7 +100,7 @@ def _read_pages(ds: Dataset) -> tuple[str, tuple[ScreenReading, ...], list[Any]]
         if LAYOUTS[vendor].monospace:
             full = tuple(check_ranges(img, r) for img, r in zip(images, full, strict=True))
     cells = tuple(reread_cells(list(zip(images, full, strict=True))))
-    return vendor, full + cells, images
+    return vendor, full + cells, images, grey
 
 
 def _number(text: str, vendor: str, name: str) -> float:
@@ -200,50 +200,53 @@ def _row_reads(readings: tuple[ScreenReading, ...]) -> list[Reads]:
     return out
 
 
-def _scan_length(vals: list[dict[str, Value]], min_conf: float) -> tuple[float | None, str | None, bool, str]:
-    """The scan length (mm) from the two ends of the range, each voted on over all reads.
+def _shape(shapes: PageShapes | None, reads: Reads, name: str, vendor: str) -> ShapeRead | None:
+    """Field ``name`` of a row read by the font's shapes (``None`` without a calibrated font)."""
+    if shapes is None:
+        return None
+    found: list[tuple[int, Reading]] = []
+    for k, r in enumerate(reads):
+        if r is None:
+            continue
+        image = k if k < 2 else -1  # cell re-reads (reads 2 and 3) give text only
+        found += [(image, got) for key in (name, f"{name}_raw", f"{name}_num") if (got := r.fields.get(key))]
+        if name in ("r0", "r1") and (cell := r.fields.get("range_raw")) is not None and "-" in cell.text:
+            part = cell.text.split("-", 1)[name == "r1"].strip()  # a range not understood: its two ends
+            found.append((-1, Reading(part, 0.0)))
+    found.sort(key=lambda kr: kr[0] < 0)  # the full-page reads, whose boxes place the word, first
+    return shapes.read(found, name, lambda text: _number(text, vendor, name))
+
+
+def _scan_length(vals: list[dict[str, Value]], min_conf: float,
+                 shapes: tuple[ShapeRead | None, ShapeRead | None]) -> tuple[float | None, str | None, bool, str, bool]:
+    """The scan length (mm) from the two ends of the range, each decided on over all reads and its shape.
 
     The third item tells whether both ends were read alike on both prepared images (reads 0 and 2 are of the
     first image, 1 and 3 of the second): a misread shared by two reads of one image is common, by both images
-    rare. The fourth gives the two ends as text.
+    rare. The fourth gives the two ends as text; the fifth whether both ends were confirmed by shape
+    (:func:`~dmslab.ingest.ocr._shapes.decide`).
     """
-    ends, flags, both_images = [], [], True
-    for end, word in (("r0", "start"), ("r1", "end")):
+    ends, flags, both_images, confirmed = [], [], True, True
+    for end, word, shape in (("r0", "start", shapes[0]), ("r1", "end", shapes[1])):
         reads = [v.get(end) for v in vals]
-        value, flag = vote(f"scan_length_mm {word}", reads, min_conf)
+        value, flag, ok = decide(f"scan_length_mm {word}", reads, shape, min_conf)
         ends.append(value)
+        confirmed &= ok
         both_images &= len({k % 2 for k, r in enumerate(reads) if r is not None and r.value == value}) == 2
         if flag:
             flags.append(flag)
     if ends[0] is None or ends[1] is None:
-        return None, "; ".join(flags), False, ""
-    return round(abs(ends[1] - ends[0]), 3), None, both_images, f"{ends[0]} {ends[1]}"
+        return None, "; ".join(flags), False, "", False
+    return round(abs(ends[1] - ends[0]), 3), None, both_images, f"{ends[0]} {ends[1]}", confirmed
 
 
-def _vote_number(field: str, vals: list[dict[str, Value]], min_conf: float, vendor: str, first: RowReading | None,
-                 img: Any) -> tuple[Any, str | None, set[str]]:
-    """:func:`~dmslab.ingest.ocr._vote.vote` on a field, with reads that disagree only on ``0``, ``6`` and ``8``
-    settled by the glyphs' shapes in ``img``, the image of the ``first`` full-page read (fixed-width pages).
-    The third item is ``{field}`` when so settled, else empty."""
-    value, flag = vote(field, [v.get(field) for v in vals], min_conf)
-    name = {"ctdivol_mgy": "ctdi", "dlp_mgycm": "dlp"}.get(field)
-    if flag is None or first is None or name is None:
-        return value, flag, set()
-    settled = resolve(img, first.fields.get(name), [v.get(field) for v in vals], min_conf,
-                      lambda text: _number(text, vendor, name))
-    return (settled, None, {field}) if settled is not None else (value, flag, set())
+def _series_and_type(vals: list[dict[str, Value]], vendor: str, min_conf: float, reads: Reads,
+                     shapes: PageShapes | None) -> tuple[Any, Any, str | None]:
+    """The row's series number and acquisition type from the two full-page reads, and the type's review flag.
 
-
-def _row_values(reads: Reads, vendor: str, min_conf: float,
-                img: Any = None) -> tuple[dict[str, Any], list[str], str]:
-    """Voted field values of one row, its review flags and its key for the event UID.
-
-    ``img``: the image of the first full-page read, on fixed-width pages, for the shape check of its 6s and 8s
-    (:func:`~dmslab.ingest.ocr._glyph.shape_fix`).
+    A type word the reads do not agree on is settled by its shape when the word drawn fits and one read
+    spelt it close enough to name the same type (:func:`_word_by_shape`).
     """
-    vals = [_interpret(r, vendor) if r is not None else {} for r in reads]
-    ra, rb = reads[0], reads[1]
-    flags: list[str] = []
     sa, sb = vals[0].get("series"), vals[1].get("series")
     if (sa is None) != (sb is None) and (sa or sb).conf >= min_conf:  # type: ignore[union-attr]
         sa = sb = sa or sb  # the series number only keys the event; one clear read is enough
@@ -254,25 +257,72 @@ def _row_values(reads: Reads, vendor: str, min_conf: float,
                                                                or one.text.lower() in LAYOUTS[vendor].types):
         ta = tb = one  # a categorical word read once is enough when clear or spelt exactly as the vendor prints it
     acq_type, type_flag = vote("acquisition_type", [ta, tb], 0.0)
+    if type_flag and shapes is not None:
+        layout = LAYOUTS[vendor]
+        words = list(dict.fromkeys(layout.types.values()))
+        printed = [next(w.capitalize() for w, t in layout.types.items() if t == kind) for kind in words]
+        found = _word_by_shape(shapes, reads, "type", printed, [v.get("acquisition_type") for v in vals[:2]],
+                               words)
+        if found is not None:
+            acq_type, type_flag = found, None
+    return series, acq_type, type_flag
+
+
+def _word_by_shape(shapes: PageShapes, reads: Reads, name: str, printed: list[str], seen: list[Value | None],
+                   meanings: list[Any]) -> Any:
+    """The meaning of the word of field ``name`` chosen by shape among ``printed`` (``meanings`` alike), when
+    the drawing fits, leads the others by :data:`~dmslab.ingest.ocr._shapes.SURE`, and a read (``seen``) gave
+    the same meaning; else ``None``."""
+    located = [(k, f) for k, r in enumerate(reads[:2]) if r is not None and (f := r.fields.get(name)) is not None]
+    got = shapes.choose(located, printed)
+    if got is None or got.fit < FIT_MIN or got.margin < SURE:
+        return None
+    meaning = meanings[int(got.value)]
+    return meaning if any(v is not None and v.value == meaning for v in seen) else None
+
+
+def _row_values(reads: Reads, vendor: str, min_conf: float,
+                shapes: PageShapes | None = None) -> tuple[dict[str, Any], list[str], str]:
+    """Voted field values of one row, its review flags and its key for the event UID.
+
+    ``shapes``: the page's font reader (:mod:`dmslab.ingest.ocr._shapes`), ``None`` without the font.
+    """
+    vals = [_interpret(r, vendor) if r is not None else {} for r in reads]
+    ra, rb = reads[0], reads[1]
+    series, acq_type, type_flag = _series_and_type(vals, vendor, min_conf, reads, shapes)
+    flags: list[str] = [type_flag] if type_flag else []
     values: dict[str, Any] = {"acquisition_type": acq_type}
-    resolved: set[str] = set()  # fields whose reads disagreed only on 0, 6 and 8, settled by the glyphs' shapes
-    if type_flag:
-        flags.append(type_flag)
+    confirmed: set[str] = set()  # fields the font's shapes and a tesseract read agree on
+    complete = any(r is not None and r.complete for r in reads)
     for field in _expected(acq_type, vendor):
         conf = min_conf * _CONF_SCALE.get(field, 1.0)
+        ok = False
         if field == "scan_length_mm":
-            value, flag, both_images, ends = _scan_length(vals, conf)
-            values["_length_on_both_images"], values["_length_ends"] = both_images, ends
-        else:
-            value, flag, settled = _vote_number(field, vals, conf, vendor, ra if img is not None else None, img)
-            resolved |= settled
+            ends = ((_shape(shapes, reads, "r0", vendor), _shape(shapes, reads, "r1", vendor)) if complete
+                    else (None, None))
+            value, flag, both_images, text, ok = _scan_length(vals, conf, ends)
+            values["_length_on_both_images"], values["_length_ends"] = both_images, text
+        elif field in ("ctdivol_mgy", "dlp_mgycm"):
+            name = "ctdi" if field == "ctdivol_mgy" else "dlp"
+            shape = _shape(shapes, reads, name, vendor) if complete else None
+            value, flag, ok = decide(field, [v.get(field) for v in vals], shape, conf)
+        else:  # the phantom: a word of the layout's vocabulary
+            value, flag = vote(field, [v.get(field) for v in vals], conf)
+            if flag and shapes is not None and complete:
+                phantoms = LAYOUTS[vendor].phantoms
+                found = _word_by_shape(shapes, reads, "ph", [w for w, _ in phantoms], [v.get(field) for v in vals],
+                                       [cm for _, cm in phantoms])
+                if found is not None:
+                    value, flag = found, None
+        if ok:
+            confirmed.add(field)
         values[field] = value
         if flag:
             flags.append(flag)
     if flags:
         seen = "' / '".join(r.text for r in (ra, rb) if r is not None)
         flags.append(f"ocr_review: row read as '{seen}'")
-    shape_fix(values, ra, lambda t, n: _number(t, vendor, n), img, resolved)
+    values["_shape_ok"] = confirmed
     if not _consistent(values):
         flags.append(f"ocr_review: DLP {values['dlp_mgycm']} / CTDIvol {values['ctdivol_mgy']} does not fit scan "
                      f"length {values['scan_length_mm']} mm; values not stored")
@@ -293,27 +343,38 @@ def _canonical(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return out, fixes
 
 
-def _total(readings: tuple[ScreenReading, ...], dlps: list[float | None],
-           min_conf: float) -> tuple[float | None, list[str], bool]:
-    """The agreed total DLP, study flags, and whether the rows' DLPs must be withdrawn (sum mismatch)."""
+def _total(readings: tuple[ScreenReading, ...], dlps: list[float | None], min_conf: float,
+           shapes: PageShapes | None = None) -> tuple[float | None, list[str], bool, bool]:
+    """The agreed total DLP, study flags, whether the rows' DLPs must be withdrawn (sum mismatch), and whether
+    the total was confirmed by the font's shapes (:func:`~dmslab.ingest.ocr._shapes.decide`)."""
     totals = [r.total for r in readings]
-    total, flag = vote("total_dlp_mgycm", [Value(float(t.text), t.text, t.conf) if t else None for t in totals],
-                       min_conf)
+    shape = shapes.read([(k if k < 2 else -1, t) for k, t in enumerate(totals) if t is not None], "total",
+                        float) if shapes is not None else None
+    total, flag, by_shape = decide("total_dlp_mgycm", [Value(float(t.text), t.text, t.conf) if t else None
+                                                       for t in totals], shape, min_conf)
     flags = [flag] if flag else []
+    if (total is None and shape is not None and shape.fit >= FIT_MIN and dlps and all(d is not None for d in dlps)
+            and abs(sum(d for d in dlps if d is not None) - shape.value) < 0.5 * 10.0 ** -_decimals(shape.text)):
+        # read by shape, not by tesseract, but the rows' DLPs add up to it: a second relation confirms it
+        total, flags, by_shape = shape.value, [], True
     if total is None or not dlps:
-        return total, flags, False
+        return total, flags, False, by_shape
     if any(d is None for d in dlps):
         flags.append("ocr_review: total DLP not checked against the rows (some row DLPs not read)")
-        return total, flags, False
-    text = next((t.text for t in totals if t is not None), "")
-    decimals = len(text.partition(".")[2])
+        return total, flags, False, by_shape
+    text = shape.text if by_shape and shape is not None else next((t.text for t in totals if t is not None), "")
+    decimals = _decimals(text)
     tolerance = 0.5 * 10.0 ** -decimals * (len(dlps) + 1) + 1e-9
     row_sum = sum(d for d in dlps if d is not None)
     if abs(row_sum - total) > tolerance:
         flags.append(f"ocr_review: total DLP {total:.{decimals}f} != sum of rows {row_sum:.{decimals}f}; "
                      "total and row DLPs not stored")
-        return None, flags, True
-    return total, flags, False
+        return None, flags, True, by_shape
+    return total, flags, False, by_shape
+
+
+def _decimals(text: str) -> int:
+    return len(text.partition(".")[2])
 
 
 def _cross_checked(values: dict[str, Any], flags: list[str], summed: bool,
@@ -325,7 +386,8 @@ def _cross_checked(values: dict[str, Any], flags: list[str], summed: bool,
     length only when both ends were read alike on both prepared images, and on pages whose font makes some
     digits come out wrong alike in every read (``confusable``; GE's dotted zero read ``6``: ``6.08`` as
     ``6.68``, ``309.89`` as ``369.89`` in the row and the total alike) a number showing such a digit is not
-    kept either.
+    kept either. A number the font's shapes and a tesseract read agree on (``_shape_ok``) is kept: two
+    readers that work differently do not err alike.
     """
     out, new = dict(values), list(flags)
     both_images = out.pop("_length_on_both_images", False)
@@ -336,8 +398,8 @@ def _cross_checked(values: dict[str, Any], flags: list[str], summed: bool,
     risky = {"ctdivol_mgy": any(c in f"{out.get('ctdivol_mgy')}" for c in confusable),
              "dlp_mgycm": not summed or any(c in f"{out.get('dlp_mgycm')}" for c in confusable),
              "scan_length_mm": not both_images or any(c in ends for c in confusable)}
-    for field in shape_ok:  # every 6 and 8 in it has the shape of that digit (:mod:`dmslab.ingest.ocr._glyph`)
-        risky[field] = field == "dlp_mgycm" and not summed or field == "scan_length_mm" and not both_images
+    for field in shape_ok:
+        risky[field] = False
     for field, drop in risky.items():
         if drop and out.get(field) is not None:
             new.append(f"ocr_review: {field} read {out[field]} not stored: the DLP / CTDIvol length check could "
@@ -378,15 +440,16 @@ def screen_report(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRec
         ``no_importer`` when tesseract is not installed, ``not_a_dose_report`` when no dose table is found,
         ``corrupt`` when the pixels cannot be decoded.
     """
-    vendor, readings, images = _read_pages(ds)
+    vendor, readings, images, grey = _read_pages(ds)
     study_uid = str(ds.StudyInstanceUID)
-    img = images[0] if LAYOUTS[vendor].monospace else None
-    if img is not None:
-        readings = fix_totals(readings, img)
-    rows = [_row_values(reads, vendor, min_conf, img) for reads in _row_reads(readings)]
-    total, study_flags, withdraw = _total(readings, [v.get("dlp_mgycm") for v, _, _ in rows
-                                                     if v.get("acquisition_type") != "constant_angle"
-                                                     or "dlp_mgycm" in v], min_conf)
+    shapes = PageShapes.build(vendor, grey, readings, images)
+    rows = [_row_values(reads, vendor, min_conf, shapes) for reads in _row_reads(readings)]
+    dosed = [v for v, _, _ in rows if v.get("acquisition_type") != "constant_angle" or "dlp_mgycm" in v]
+    total, study_flags, withdraw, total_by_shape = _total(readings, [v.get("dlp_mgycm") for v in dosed], min_conf,
+                                                          shapes)
+    # GE's dotted zero misread alike in a row and the total needs the length checks, unless shapes confirmed all
+    confusable = "" if total_by_shape and all("dlp_mgycm" in v["_shape_ok"] for v in dosed) else \
+        LAYOUTS[vendor].confusable
     summed = total is not None and not withdraw and not any("not checked" in f for f in study_flags)
     events, seen = [], set()
     for k, (values, flags, key) in enumerate(rows):
@@ -400,7 +463,7 @@ def screen_report(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRec
         canon, fixes = _canonical({f: v for f, v in values.items() if v is not None})
         events.append(CtEventRecord(event_uid=uid, flags=tuple(flags) + check_values("ct_event", canon),
                                     unit_fixes=tuple(fixes), **canon))
-    total, study_flags = _total_confirmed(total, study_flags, summed, events, LAYOUTS[vendor].confusable)
+    total, study_flags = _total_confirmed(total, study_flags, summed, events, confusable)
     study, patient = study_record(ds, pseudonymise, source_kind="ocr", flags=study_flags,
                                   values={"total_dlp_mgycm": total, "n_events_reported": len(events)})
     n_flags = sum(len(e.flags) for e in events) + len(study.flags)

@@ -65,11 +65,11 @@ def _reading(total: str) -> ScreenReading:
 
 
 def test_total_matching_rows_is_kept():
-    total, flags, withdraw = _total((_reading("523.10"), _reading("523.10")), [300.05, 223.05], 80.0)
+    total, flags, withdraw, _ = _total((_reading("523.10"), _reading("523.10")), [300.05, 223.05], 80.0)
     assert total == 523.10 and flags == [] and not withdraw
 
 
 def test_total_disagreeing_with_rows_is_flagged_and_not_stored():
-    total, flags, withdraw = _total((_reading("523.10"), _reading("523.10")), [300.05, 232.05], 80.0)
+    total, flags, withdraw, _ = _total((_reading("523.10"), _reading("523.10")), [300.05, 232.05], 80.0)
     assert total is None and withdraw
     assert flags == ["ocr_review: total DLP 523.10 != sum of rows 532.10; total and row DLPs not stored"]

@@ -81,6 +81,8 @@ def test_normalise_joins_split_decimals():
     line = (Word("564.", 90, 0, 0, 40, 10), Word("36", 80, 45, 0, 20, 10), Word("488", 95, 80, 0, 30, 10),
             Word(".52", 70, 112, 0, 30, 10))
     assert [(x.text, x.conf) for x in normalise(line)] == [("564.36", 80), ("488.52", 70)]
+    spaced = (Word("188", 90, 0, 0, 30, 10), Word(".", 60, 33, 0, 4, 10), Word("82", 85, 40, 0, 20, 10))
+    assert [(x.text, x.conf, x.width) for x in normalise(spaced)] == [("188.82", 60, 60)]
 
 
 def test_crop_cell_keeps_neighbours_out():
