@@ -233,7 +233,8 @@ class FontReader:
         if fit <= 0:
             return None
         margin = 1.0
-        for _ in range(2):  # a second pass sees each character with its neighbours decided
+        for _ in range(3):  # again with the word placed anew, until no character changes
+            before = list(text)
             margin = 1.0
             for i, opt in enumerate(opts):
                 if len(opt) < 2:
@@ -255,6 +256,8 @@ class FontReader:
                 text[i] = scores[0][1]
                 margin = min(margin, scores[0][0] - scores[1][0])
             fit, y, x, phase = self._fit("".join(text), size, box)
+            if text == before:
+                break
         final = "".join(text)
         if self._ink_beside(self._draw(final, size, phase), y, x, size):
             return None
@@ -279,7 +282,8 @@ class FontReader:
         height = bottom - top
         left = self.ink[top:bottom, max(0, first - reach - 1):max(0, first - 1)]
         right = self.ink[top:bottom, last + 1:last + reach + 1]
-        return any(part.size and int((part > level).sum(axis=0).max()) >= 0.5 * height for part in (left, right))
+        # ink in at least half the rows of the digits' height: a glyph (a hyphen or a point covers a row or two)
+        return any(part.size and int((part > level).any(axis=1).sum()) >= 0.5 * height for part in (left, right))
 
 
 #: Blank pixels around a drawn word.
