@@ -4,18 +4,23 @@ The page is prepared twice (greyscale upscaled; Otsu-binarised at another scale)
 tesseract as a whole (which finds the table, its rows and where each cell lies); then every numeric cell of
 both reads is cropped and re-read with only the characters it can hold (:mod:`dmslab.ingest.ocr._cells`).
 On fixed-width pages (GE) the character count of each scan position is measured on the image and checks
-its readings (:mod:`dmslab.ingest.ocr._mono`). That gives up to four reads of every field. A number is
-stored as fact only when
+its readings (:mod:`dmslab.ingest.ocr._mono`). That gives up to four tesseract reads of every field.
 
-* at least two reads give the same value, in the number format the vendor prints, and no read gives another
-  (:func:`~dmslab.ingest.ocr._vote.vote`),
-* the most confident of them reaches ``min_conf`` (0-100),
+A second reader that works differently reads each number by its shape in the page's font
+(:mod:`dmslab.ingest.ocr._font`, :mod:`dmslab.ingest.ocr._shapes`): tesseract's reads give the layout, and
+each digit is drawn in place and the best-fitting kept. A number is stored as fact when
+
+* the shape reading fits the page and a tesseract read gives the same digits, or every digit of the shape
+  reading leads its runner-up clearly (:func:`~dmslab.ingest.ocr._shapes.decide`); without the font, at
+  least two tesseract reads give the same value in the number format the vendor prints, no read gives
+  another, and the most confident reaches ``min_conf`` (:func:`~dmslab.ingest.ocr._vote.vote`);
 * the row is physically consistent: the irradiated length DLP / CTDIvol is at least the scan length and at
-  most 5 % plus 6 cm more (:func:`_consistent`),
-* the rows' DLPs add up to the printed total DLP within rounding,
-* and a number that no such relation could check is one that reads cannot get wrong alike: see
-  :func:`_cross_checked`.
+  most 5 % plus 6 cm more (:func:`~dmslab.ingest.ocr._checks.consistent`);
+* the rows' DLPs add up to the printed total DLP within rounding;
+* and a number that no such relation could check was confirmed by both readers, or is one that reads cannot
+  get wrong alike: see :func:`~dmslab.ingest.ocr._checks.cross_checked`.
 
+Scan types and phantom words that the reads do not agree on are chosen by shape among the layout's words.
 Anything else is stored as ``None`` with an ``"ocr_review: ..."`` flag giving the text read, its confidence
 and the reason, so a person can correct it (:mod:`dmslab.ingest.manual`). A wrong number is never stored
 without a flag.
@@ -34,6 +39,8 @@ from dmslab.contracts import check_values
 from dmslab.errors import IngestError
 from dmslab.ingest._header import equipment_from, header_text
 from dmslab.ingest.ocr._cells import reread_cells
+from dmslab.ingest.ocr._checks import consistent, cross_checked, total_confirmed
+from dmslab.ingest.ocr._checks import total as page_total
 from dmslab.ingest.ocr._common import event_uid, study_record
 from dmslab.ingest.ocr._engine import Line, ocr_lines, pixels_to_grey, prepare, require_tesseract
 from dmslab.ingest.ocr._layouts import LAYOUTS, Reading, RowReading, ScreenReading, detect_vendor, read_layout, type_of
@@ -168,23 +175,6 @@ def _pair_rows(readings: tuple[ScreenReading, ...]) -> list[tuple[RowReading | N
 
     return sorted(pairs, key=order)
 
-
-def _consistent(values: dict[str, Any]) -> bool:
-    """The irradiated length DLP / CTDIvol (cm) is at least the scan length and at most 5 % plus 6 cm more.
-
-    An irradiated length cannot be shorter than the range scanned; the 6 cm cover over-ranging of helical
-    scans and the beam width of axial scans. The check is tight on purpose: it is what catches a digit misread
-    the same way in every read (``159.749`` as ``165.749``, ``309.89`` as ``369.89``). Both ends allow for
-    the printed rounding of DLP and CTDIvol (up to 0.05 each). Axial series with gaps between rotations and
-    wide-detector volume scans fail it and go to review.
-    """
-    ctdi, dlp, length = values.get("ctdivol_mgy"), values.get("dlp_mgycm"), values.get("scan_length_mm")
-    if ctdi is None or dlp is None or length is None or ctdi <= 0:
-        return True
-    length_cm = length / 10.0
-    longest = (dlp + 0.05) / ctdi if ctdi <= 0.05 else (dlp + 0.05) / (ctdi - 0.05)
-    shortest = (dlp - 0.05) / (ctdi + 0.05)
-    return longest >= length_cm - 0.1 and shortest <= 1.05 * length_cm + 6.0
 
 
 Reads = tuple[RowReading | None, ...]
@@ -323,7 +313,7 @@ def _row_values(reads: Reads, vendor: str, min_conf: float,
         seen = "' / '".join(r.text for r in (ra, rb) if r is not None)
         flags.append(f"ocr_review: row read as '{seen}'")
     values["_shape_ok"] = confirmed
-    if not _consistent(values):
+    if not consistent(values):
         flags.append(f"ocr_review: DLP {values['dlp_mgycm']} / CTDIvol {values['ctdivol_mgy']} does not fit scan "
                      f"length {values['scan_length_mm']} mm; values not stored")
         values.update(ctdivol_mgy=None, dlp_mgycm=None, scan_length_mm=None)
@@ -341,88 +331,6 @@ def _canonical(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             if conv.fixed_from:
                 fixes.append(f"{field}: {conv.fixed_from}")
     return out, fixes
-
-
-def _total(readings: tuple[ScreenReading, ...], dlps: list[float | None], min_conf: float,
-           shapes: PageShapes | None = None) -> tuple[float | None, list[str], bool, bool]:
-    """The agreed total DLP, study flags, whether the rows' DLPs must be withdrawn (sum mismatch), and whether
-    the total was confirmed by the font's shapes (:func:`~dmslab.ingest.ocr._shapes.decide`)."""
-    totals = [r.total for r in readings]
-    shape = shapes.read([(k if k < 2 else -1, t) for k, t in enumerate(totals) if t is not None], "total",
-                        float) if shapes is not None else None
-    total, flag, by_shape = decide("total_dlp_mgycm", [Value(float(t.text), t.text, t.conf) if t else None
-                                                       for t in totals], shape, min_conf)
-    flags = [flag] if flag else []
-    if (total is None and shape is not None and shape.fit >= FIT_MIN and dlps and all(d is not None for d in dlps)
-            and abs(sum(d for d in dlps if d is not None) - shape.value) < 0.5 * 10.0 ** -_decimals(shape.text)):
-        # read by shape, not by tesseract, but the rows' DLPs add up to it: a second relation confirms it
-        total, flags, by_shape = shape.value, [], True
-    if total is None or not dlps:
-        return total, flags, False, by_shape
-    if any(d is None for d in dlps):
-        flags.append("ocr_review: total DLP not checked against the rows (some row DLPs not read)")
-        return total, flags, False, by_shape
-    text = shape.text if by_shape and shape is not None else next((t.text for t in totals if t is not None), "")
-    decimals = _decimals(text)
-    tolerance = 0.5 * 10.0 ** -decimals * (len(dlps) + 1) + 1e-9
-    row_sum = sum(d for d in dlps if d is not None)
-    if abs(row_sum - total) > tolerance:
-        flags.append(f"ocr_review: total DLP {total:.{decimals}f} != sum of rows {row_sum:.{decimals}f}; "
-                     "total and row DLPs not stored")
-        return None, flags, True, by_shape
-    return total, flags, False, by_shape
-
-
-def _decimals(text: str) -> int:
-    return len(text.partition(".")[2])
-
-
-def _cross_checked(values: dict[str, Any], flags: list[str], summed: bool,
-                   confusable: str) -> tuple[dict[str, Any], list[str]]:
-    """Withdraw a row's numbers that the reads agree on but no second relation confirms.
-
-    All are kept when the row's length check ran (CTDIvol, DLP and scan length all agreed,
-    :func:`_consistent`). Failing that, a DLP is kept only when the rows add up to the agreed total, a scan
-    length only when both ends were read alike on both prepared images, and on pages whose font makes some
-    digits come out wrong alike in every read (``confusable``; GE's dotted zero read ``6``: ``6.08`` as
-    ``6.68``, ``309.89`` as ``369.89`` in the row and the total alike) a number showing such a digit is not
-    kept either. A number the font's shapes and a tesseract read agree on (``_shape_ok``) is kept: two
-    readers that work differently do not err alike.
-    """
-    out, new = dict(values), list(flags)
-    both_images = out.pop("_length_on_both_images", False)
-    ends = out.pop("_length_ends", "")
-    shape_ok: set[str] = out.pop("_shape_ok", set())
-    if all(out.get(f) is not None for f in ("ctdivol_mgy", "dlp_mgycm", "scan_length_mm")):
-        return out, new
-    risky = {"ctdivol_mgy": any(c in f"{out.get('ctdivol_mgy')}" for c in confusable),
-             "dlp_mgycm": not summed or any(c in f"{out.get('dlp_mgycm')}" for c in confusable),
-             "scan_length_mm": not both_images or any(c in ends for c in confusable)}
-    for field in shape_ok:
-        risky[field] = False
-    for field, drop in risky.items():
-        if drop and out.get(field) is not None:
-            new.append(f"ocr_review: {field} read {out[field]} not stored: the DLP / CTDIvol length check could "
-                       "not run and nothing else confirms it")
-            out[field] = None
-    return out, new
-
-
-def _total_confirmed(total: float | None, flags: list[str], summed: bool, events: list[CtEventRecord],
-                     confusable: str) -> tuple[float | None, list[str]]:
-    """The total DLP only when the rows add up to it (on fonts with ``confusable`` digits, rows whose DLPs
-    their length checks confirmed: else a ``459.00`` read ``453.00`` in the total and the row alike passes)."""
-    if total is None:
-        return None, flags
-    if not summed:
-        why = "the rows' DLPs could not all be read to check it"
-    elif confusable and not all(e.dlp_mgycm is not None and e.ctdivol_mgy is not None
-                                and e.scan_length_mm is not None
-                                for e in events if e.acquisition_type != "constant_angle"):
-        why = "not every row's DLP is confirmed by its length check"
-    else:
-        return total, flags
-    return None, [*flags, f"ocr_review: total_dlp_mgycm read {total} not stored: {why}"]
 
 
 def screen_report(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRecord,
@@ -445,7 +353,7 @@ def screen_report(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRec
     shapes = PageShapes.build(vendor, grey, readings, images)
     rows = [_row_values(reads, vendor, min_conf, shapes) for reads in _row_reads(readings)]
     dosed = [v for v, _, _ in rows if v.get("acquisition_type") != "constant_angle" or "dlp_mgycm" in v]
-    total, study_flags, withdraw, total_by_shape = _total(readings, [v.get("dlp_mgycm") for v in dosed], min_conf,
+    total, study_flags, withdraw, total_by_shape = page_total(readings, [v.get("dlp_mgycm") for v in dosed], min_conf,
                                                           shapes)
     # GE's dotted zero misread alike in a row and the total needs the length checks, unless shapes confirmed all
     confusable = "" if total_by_shape and all("dlp_mgycm" in v["_shape_ok"] for v in dosed) else \
@@ -457,13 +365,13 @@ def screen_report(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRec
             flags = [*flags, f"ocr_review: dlp_mgycm read {values['dlp_mgycm']} withdrawn (rows do not add up to "
                              "the total)"]
             values = {**values, "dlp_mgycm": None}
-        values, flags = _cross_checked(values, flags, summed, LAYOUTS[vendor].confusable)
+        values, flags = cross_checked(values, flags, summed, LAYOUTS[vendor].confusable)
         uid = event_uid(study_uid, "ocr", vendor, key if key not in seen else f"{key}#{k}")
         seen.add(key)
         canon, fixes = _canonical({f: v for f, v in values.items() if v is not None})
         events.append(CtEventRecord(event_uid=uid, flags=tuple(flags) + check_values("ct_event", canon),
                                     unit_fixes=tuple(fixes), **canon))
-    total, study_flags = _total_confirmed(total, study_flags, summed, events, confusable)
+    total, study_flags = total_confirmed(total, study_flags, summed, events, confusable)
     study, patient = study_record(ds, pseudonymise, source_kind="ocr", flags=study_flags,
                                   values={"total_dlp_mgycm": total, "n_events_reported": len(events)})
     n_flags = sum(len(e.flags) for e in events) + len(study.flags)

@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from dmslab.ingest.ocr._cells import CELLS, cell_box, parse_cell
+from dmslab.ingest.ocr._checks import consistent as _consistent
 from dmslab.ingest.ocr._engine import Word, crop_cell
 from dmslab.ingest.ocr._layouts import Reading, normalise, read_layout, sub_word
 from dmslab.ingest.ocr._vote import Value, vote
-from dmslab.ingest.ocr.screen import _consistent
 
 
 def _v(x: float, conf: float = 95.0) -> Value:
@@ -153,7 +153,7 @@ def test_check_ranges_drops_a_misread_length():
 
 
 def test_unchecked_numbers_are_withdrawn():
-    from dmslab.ingest.ocr.screen import _cross_checked
+    from dmslab.ingest.ocr._checks import cross_checked as _cross_checked
 
     full = {"ctdivol_mgy": 6.68, "dlp_mgycm": 409.37, "scan_length_mm": 667.681, "_length_on_both_images": False,
             "_length_ends": "-130.391 -798.072"}
