@@ -7,9 +7,10 @@ same advance), and each digit can be decided by drawing the word with each of th
 keeping the one whose drawing correlates best with the page: analysis by synthesis, as screen-scraping readers
 of known fonts do. Unlike tesseract it has no language model and no trouble with GE's dotted zero.
 
-The font is an assumption about the console and is stated per vendor layout (:data:`FONTS`); on a site whose
-console uses another font, its file can be named instead. Without the font file nothing is decided here, and
-the page's numbers rest on tesseract's reads alone (more go to review).
+The font is an assumption about the console and is stated per page style (:data:`FONTS`). On a console that
+draws another font the drawings do not fit the page (correlation about 0.7 against 0.92-0.99 for the right
+font), the reader abstains, and the page's numbers rest on tesseract's reads alone, as without the font file:
+more go to review, none is stored wrong.
 
 :meth:`FontReader.read` returns the text, how well the drawn word fits the page (normalised correlation, 0-1)
 and the smallest lead of a character over its runner-up, so the caller can demand both.

@@ -137,14 +137,17 @@ def test_decide(reads, shape, want, confirmed):
         assert flag.startswith("ocr_review: dlp_mgycm read '107.06' by the font's shapes")
 
 
-def test_without_the_font_pages_rest_on_tesseract(tmp_path, monkeypatch):
-    """No font file: nothing is read by shape, GE's confusable digits need a second relation again, and no
-    wrong value is stored."""
+@pytest.mark.parametrize("font", [None, "DejaVuSerif.ttf"])
+def test_without_the_font_pages_rest_on_tesseract(tmp_path, monkeypatch, font):
+    """No font file, or the wrong font (a site whose console draws another): nothing is read by shape (the
+    drawings do not fit), GE's confusable digits need a second relation again, and no wrong value is stored."""
     pytest.importorskip("pytesseract")
     from dmslab.ingest.ocr import _engine, _shapes
 
     if not _engine.tesseract_available():
         pytest.skip("tesseract not installed")
+    if font is not None and font_file(font) is None:
+        pytest.skip(f"{font} not installed")
     import pydicom
 
     from dmslab.ingest.ocr import OcrImporter
@@ -152,7 +155,7 @@ def test_without_the_font_pages_rest_on_tesseract(tmp_path, monkeypatch):
     from dmslab.records import SourceRecord
     from dmslab.synth.screens import write_screen
 
-    monkeypatch.setattr(_shapes, "font_file", lambda name: None)
+    monkeypatch.setattr(_shapes, "FONTS", {"ge": font} if font else {})
     truth = write_screen(tmp_path / "ge.dcm", "ge", 1063)  # 3.04 and 148.09: tesseract reads these 0s as 6
     ds = pydicom.dcmread(truth.path)
     rep = OcrImporter().ingest(ds, pseudonymise=Pseudonymiser(bytes(32)), source=SourceRecord(sha256="x"))

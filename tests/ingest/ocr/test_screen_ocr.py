@@ -34,17 +34,17 @@ def _bench():
 
 @pytest.mark.slow
 def test_accuracy_on_45_screens(tmp_path):
-    """No wrong value is ever stored, flagged or not; most fields are read exactly (bench/bench_ocr.py, smaller).
+    """No wrong value is ever stored, flagged or not; nearly all fields are read exactly (bench/bench_ocr.py,
+    smaller).
 
-    Measured on this sample (seed 5000, 15 screens a vendor): 95.1 % of fields exact; Siemens 100 %,
-    Toshiba/Canon 99.4 %, GE 86.5 % (a GE number with a 6 or 8 is stored only when a second relation or the
-    shape of each such glyph confirms it, a dotted zero being read as 6 or 8 alike in every read). Over 210
-    screens (seed 1000) the bench gives 94.9 %, GE 88.0 %.
+    Measured on this sample (seed 5000, 15 screens a vendor): 99.4 % of fields exact; Siemens and Toshiba/Canon
+    100 %, GE 98.4 %. Over 210 screens (seed 1000) the bench gives 99.8 %, over 600 (seed 20000) 99.3 %; before
+    numbers were also read by their shape in the page's font (:mod:`dmslab.ingest.ocr._font`) it was 94.9 %.
     """
     score, _rate = _bench().run(tmp_path, 45, seed=5000, workers=1)
     assert score.wrong == [] and score.wrong_stored == []
-    assert score.exact / score.total >= 0.93, f"{score.exact}/{score.total} fields exact"
-    for vendor, least in (("siemens", 0.97), ("toshiba", 0.97), ("ge", 0.84)):
+    assert score.exact / score.total >= 0.985, f"{score.exact}/{score.total} fields exact"
+    for vendor, least in (("siemens", 0.97), ("toshiba", 0.97), ("ge", 0.97)):
         exact, total = score.by_vendor[vendor + ":exact"], score.by_vendor[vendor + ":total"]
         assert exact / total >= least, f"{vendor}: {exact}/{total} fields exact"
 
