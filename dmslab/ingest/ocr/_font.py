@@ -38,6 +38,8 @@ _SEARCH = (4, 8)
 _SIZES = range(8, 48)
 #: Gaussian blur (pixels) applied to the drawings, tried when the page is calibrated.
 _BLURS = (0.0, 0.6, 1.0, 1.4)
+#: Lead in correlation under which a character's decision is a close call, looked at again.
+_CLOSE = 0.05
 #: Sub-pixel starts (pixels) tried for each word.
 _PHASES = tuple(k / 8 for k in range(8))
 DIGITS = "0123456789"
@@ -248,22 +250,11 @@ class FontReader:
             for i, opt in enumerate(opts):
                 if len(opt) < 2:
                     continue
-                canvases = [self._draw("".join(text[:i]) + ch + "".join(text[i + 1:]), size, phase) for ch in opt]
-                if len({c.shape for c in canvases}) != 1:
-                    return None  # the choices do not share one advance: the layout would change
-                stack = np.stack(canvases)
-                cols = np.flatnonzero(np.ptp(stack, axis=0).max(axis=0) > 0)
-                if cols.size == 0:
-                    continue
-                h, w = canvases[0].shape
-                lo, hi = max(0, int(cols[0]) - 1), min(w, int(cols[-1]) + 2)
-                win = self.ink[y:y + h, x + lo:x + hi]
-                if win.shape != (h, hi - lo):
+                got = self._decide(text, i, opt, (y, x, phase))
+                if got is None:
                     return None
-                scores = sorted(((_ncc(win, c[:, lo:hi]), ch) for c, ch in zip(canvases, opt, strict=True)),
-                                reverse=True)
-                text[i] = scores[0][1]
-                margin = min(margin, scores[0][0] - scores[1][0])
+                text[i], lead = got
+                margin = min(margin, lead)
             fit, y, x, phase = self._fit("".join(text), size, box)
             if text == before:
                 break
@@ -271,6 +262,50 @@ class FontReader:
         if self._ink_beside(self._draw(final, size, phase), y, x, size):
             return None
         return FontRead(final, fit, margin)
+
+    def _decide(self, text: list[str], i: int, opt: str, at: tuple[int, int, float]) -> tuple[str, float] | None:
+        """Character ``i`` of ``text`` among ``opt``, with its lead over the runner-up; the word placed ``at``
+        (top, left, phase). ``None`` when the choices change the layout or the word leaves the page."""
+        assert self.size is not None
+        y, x, phase = at
+        canvases = [self._draw("".join(text[:i]) + ch + "".join(text[i + 1:]), self.size, phase) for ch in opt]
+        if len({c.shape for c in canvases}) != 1:
+            return None  # the choices do not share one advance: the layout would change
+        cols = np.flatnonzero(np.ptp(np.stack(canvases), axis=0).max(axis=0) > 0)
+        if cols.size == 0:
+            return text[i], 1.0
+        h, w = canvases[0].shape
+        lo, hi = max(0, int(cols[0]) - 1), min(w, int(cols[-1]) + 2)
+        win = self.ink[y:y + h, x + lo:x + hi]
+        if win.shape != (h, hi - lo):
+            return None
+        scores = sorted(((_ncc(win, c[:, lo:hi]), ch) for c, ch in zip(canvases, opt, strict=True)), reverse=True)
+        if scores[0][0] - scores[1][0] < _CLOSE:  # a close call: each contender placed as it fits best
+            scores = sorted(((self._slot_fit("".join(text[:i]) + ch + "".join(text[i + 1:]), y, x, (lo, hi)), ch)
+                             for _, ch in scores[:3]), reverse=True)
+        return scores[0][1], scores[0][0] - scores[1][0]
+
+    def _slot_fit(self, text: str, y: int, x: int, cols: tuple[int, int]) -> float:
+        """Correlation in columns ``cols`` of ``text`` drawn where it fits best within a pixel of ``(y, x)``, at
+        any sub-pixel start: a contender for a close call is judged at its own best placement, not at its
+        rival's."""
+        assert self.size is not None
+        lo, hi = cols
+        best_word, best_slot = -2.0, -1.0
+        for phase in _PHASES:
+            canvas = self._draw(text, self.size, phase)
+            h, w = canvas.shape
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    if y + dy < 0 or x + dx < 0:
+                        continue
+                    win = self.ink[y + dy:y + dy + h, x + dx:x + dx + w]
+                    if win.shape != canvas.shape:
+                        continue
+                    c = _ncc(win, canvas)
+                    if c > best_word:
+                        best_word, best_slot = c, _ncc(win[:, lo:hi], canvas[:, lo:hi])
+        return best_slot
 
     def _ink_beside(self, canvas: np.ndarray, y: int, x: int, size: int) -> bool:
         """Whether a glyph's worth of ink lies just left or right of the drawn word placed at ``(y, x)``: a

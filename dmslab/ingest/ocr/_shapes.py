@@ -131,7 +131,10 @@ class PageShapes:
             value = number(best.text)
         except (ValueError, IndexError):
             return None
-        return ShapeRead(value, best.text, best.fit, best.margin, tuple(r.text for _, r in readings if r.text))
+        seen = [r.text for _, r in readings if r.text]
+        if signed:  # a GE position's first character is its side letter, however tesseract drew it
+            seen += [_SIGNS[t[0]] + t[1:] for t in seen if t[0] in _SIGNS]
+        return ShapeRead(value, best.text, best.fit, best.margin, tuple(dict.fromkeys(seen)))
 
 
     def choose(self, readings: Sequence[tuple[int, Reading]], words: Sequence[str]) -> ShapeRead | None:
@@ -198,7 +201,7 @@ def decide(field: str, reads: Sequence[Value | None], shape: ShapeRead | None,
         return value, flag, False
     digits = _digits(shape.text)
     agree = any(v is not None and (v.value == shape.value or _digits(v.text) == digits) for v in reads) or any(
-        _digits(t) == digits for t in shape.seen)
+        t == shape.text or _digits(t) == digits for t in shape.seen)
     if agree:
         return shape.value, None, True
     if shape.margin >= SURE:
