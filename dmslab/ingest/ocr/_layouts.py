@@ -216,6 +216,22 @@ def type_of(layout: Layout, word: str) -> str | None:
     return layout.types[match[0]] if match else None
 
 
+#: Letters tesseract reads for a lone series digit at the start of a row (``i Scout``).
+_DIGIT_SLIPS = {"i": "1", "I": "1", "l": "1", "|": "1", "O": "0", "o": "0"}
+
+
+def _series_slip(line: Line, lay: Layout) -> Line:
+    """``line`` with a lone letter where the series number stands read as the digit it resembles, when that
+    makes the line a row of a scan type the layout knows; else ``line`` unchanged."""
+    for pos in (0, 1):
+        if len(line) > pos and line[pos].text in _DIGIT_SLIPS:
+            fixed = (*line[:pos], replace(line[pos], text=_DIGIT_SLIPS[line[pos].text]), *line[pos + 1:])
+            start = lay.row_start.match(_joined(fixed)[0])
+            if start is not None and type_of(lay, start.group("type")) is not None:
+                return fixed
+    return line
+
+
 def read_layout(lines: list[Line], vendor: str) -> ScreenReading:
     """Cut the OCR lines of a page into table rows and the total, per the vendor's layout."""
     lay = LAYOUTS[vendor]
@@ -233,6 +249,9 @@ def read_layout(lines: list[Line], vendor: str) -> ScreenReading:
         if lay.table_header.search(text):
             in_table = True
             continue
+        if in_table and not lay.row_start.match(text):
+            line = _series_slip(line, lay)
+            text, spans = _joined(line)
         start = lay.row_start.match(text)
         if not in_table or start is None or type_of(lay, start.group("type")) is None and not lay.row.match(text):
             continue

@@ -156,6 +156,13 @@ def _agree(field: str, a: Value | None, b: Value | None, min_conf: float) -> tup
     return vote(field, [a, b], min_conf)
 
 
+def _same_numbers(a: RowReading | None, b: RowReading) -> bool:
+    """Whether two reads of rows show the same CTDIvol and DLP text (both read): the same row."""
+    if a is None:
+        return False
+    return all(n in a.fields and n in b.fields and a.fields[n].text == b.fields[n].text for n in ("ctdi", "dlp"))
+
+
 def _pair_rows(readings: tuple[ScreenReading, ...]) -> list[tuple[RowReading | None, RowReading | None]]:
     """Rows of the two reads paired by position when both read the same number of rows, else by series text."""
     a, b = readings[0].rows, readings[1].rows
@@ -165,6 +172,10 @@ def _pair_rows(readings: tuple[ScreenReading, ...]) -> list[tuple[RowReading | N
     pairs: list[tuple[RowReading | None, RowReading | None]] = []
     for r in a:
         pairs.append((r, key_b.pop(r.fields["series"].text, None) if "series" in r.fields else None))
+    for k, (first, other) in enumerate(pairs):  # a series number misread in one read: the same numbers pair rows
+        match = next((key for key, rb in key_b.items() if other is None and _same_numbers(first, rb)), None)
+        if match is not None:
+            pairs[k] = (first, key_b.pop(match))
     pairs.extend((None, r) for r in key_b.values())
 
     def order(pair: tuple[RowReading | None, RowReading | None]) -> tuple[int, int]:
@@ -238,9 +249,9 @@ def _series_and_type(vals: list[dict[str, Value]], vendor: str, min_conf: float,
     spelt it close enough to name the same type (:func:`_word_by_shape`).
     """
     sa, sb = vals[0].get("series"), vals[1].get("series")
-    if (sa is None) != (sb is None) and (sa or sb).conf >= min_conf:  # type: ignore[union-attr]
-        sa = sb = sa or sb  # the series number only keys the event; one clear read is enough
-    series, _ = vote("series", [sa, sb], 0.0)
+    # the series number only keys the event (no stored value rests on it): one read, the more confident, will do
+    one = max((x for x in (sa, sb) if x is not None), key=lambda x: x.conf, default=None)
+    series = one.value if one is not None else None
     ta, tb = vals[0].get("acquisition_type"), vals[1].get("acquisition_type")
     one = ta or tb
     if (ta is None) != (tb is None) and one is not None and (one.conf >= min_conf

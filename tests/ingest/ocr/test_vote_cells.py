@@ -172,3 +172,34 @@ def test_unchecked_numbers_are_withdrawn():
     assert got["dlp_mgycm"] == 409.37  # the rows add up to the total
     got, _ = _cross_checked({**full, "scan_length_mm": None}, [], summed=False, confusable="")
     assert got["dlp_mgycm"] is None
+
+
+def _line(text: str, top: int = 0) -> tuple[Word, ...]:
+    words, left = [], 0
+    for w in text.split():
+        words.append(Word(w, 90.0, left, top, 8 * len(w), 10))
+        left += 8 * len(w) + 8
+    return tuple(words)
+
+
+def test_series_letter_slip_is_a_row():
+    """'i Scout' (the series 1 read as a letter) is still the scout row; a letter before an unknown word is not."""
+    header = _line("Series Type Scan Range (mm) CTDIvol (mGy) DLP (mGy-cm) Phantom")
+    got = read_layout([header, _line("i Scout : - - -", 20), _line("2 Helical S1.000-I99.000 7.79 576.95 Body 32", 40),
+                       _line("i Banana - - - -", 60)], "ge")
+    assert [(r.fields["series"].text, r.fields["type"].text) for r in got.rows] == [("1", "Scout"), ("2", "Helical")]
+
+
+def test_rows_paired_by_their_numbers_when_a_series_is_misread():
+    """One read lost the scout row and misread the helical row's series (4 for 2): the helical rows still pair
+    (same CTDIvol and DLP), so the row is not counted twice against the total."""
+    from dmslab.ingest.ocr._layouts import ScreenReading
+    from dmslab.ingest.ocr.screen import _pair_rows
+
+    header = _line("Series Type Scan Range (mm) CTDIvol (mGy) DLP (mGy-cm) Phantom")
+    a = read_layout([header, _line("4 Helical S3.374-I457.185 8.32 409.08 Body 32", 20)], "ge")
+    b = read_layout([header, _line("1 Scout - - - -", 20), _line("2 Helical S3.374-I457.185 8.32 409.08 Body 32", 40)],
+                    "ge")
+    pairs = _pair_rows((a, b, ScreenReading("ge", (), None), ScreenReading("ge", (), None)))
+    assert [(x.fields["series"].text if x else None, y.fields["series"].text if y else None) for x, y in pairs] == [
+        (None, "1"), ("4", "2")]
