@@ -249,9 +249,9 @@ def _series_and_type(vals: list[dict[str, Value]], vendor: str, min_conf: float,
     spelt it close enough to name the same type (:func:`_word_by_shape`).
     """
     sa, sb = vals[0].get("series"), vals[1].get("series")
-    # the series number only keys the event (no stored value rests on it): one read, the more confident, will do
-    one = max((x for x in (sa, sb) if x is not None), key=lambda x: x.conf, default=None)
-    series = one.value if one is not None else None
+    if (sa is None) != (sb is None) and (sa or sb).conf >= min_conf:  # type: ignore[union-attr]
+        sa = sb = sa or sb  # the series number only keys the event; one clear read is enough
+    series, _ = vote("series", [sa, sb], 0.0)
     ta, tb = vals[0].get("acquisition_type"), vals[1].get("acquisition_type")
     one = ta or tb
     if (ta is None) != (tb is None) and one is not None and (one.conf >= min_conf
