@@ -246,12 +246,16 @@ def _series_and_type(vals: list[dict[str, Value]], vendor: str, min_conf: float,
     """The row's series number and acquisition type from the two full-page reads, and the type's review flag.
 
     A type word the reads do not agree on is settled by its shape when the word drawn fits and one read
-    spelt it close enough to name the same type (:func:`_word_by_shape`).
+    spelt it close enough to name the same type (:func:`_word_by_shape`); series numbers read differently, by
+    their shapes (:func:`~dmslab.ingest.ocr._shapes.decide`), else the row is keyed by its place.
     """
     sa, sb = vals[0].get("series"), vals[1].get("series")
     if (sa is None) != (sb is None) and (sa or sb).conf >= min_conf:  # type: ignore[union-attr]
         sa = sb = sa or sb  # the series number only keys the event; one clear read is enough
-    series, _ = vote("series", [sa, sb], 0.0)
+    series, flag = vote("series", [sa, sb], 0.0)
+    if flag and shapes is not None and sa is not None and sb is not None:  # two different numbers: their shapes
+        series, _, _ = decide("series", [sa, sb], _shape(shapes, reads, "series", vendor), 0.0)
+        series = None if series is None else int(series)
     ta, tb = vals[0].get("acquisition_type"), vals[1].get("acquisition_type")
     one = ta or tb
     if (ta is None) != (tb is None) and one is not None and (one.conf >= min_conf
