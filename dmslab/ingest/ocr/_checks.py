@@ -2,7 +2,7 @@
 
 A number read alike by several reads may still be wrong alike (blur turns ``6.03`` into ``6.63`` in every
 read): what stores it as fact is a relation it must satisfy. The irradiated length DLP / CTDIvol must fit the
-scan length (:func:`consistent`), the rows' DLPs must add up to the total (:func:`total`), and a number no
+scan length (:func:`consistent`), the rows' DLPs must add up to the total (:func:`agreed_total`), and a number no
 relation checks must have been confirmed by both readers, tesseract and the font's shapes
 (:func:`cross_checked`).
 """
@@ -16,7 +16,7 @@ from dmslab.ingest.ocr._shapes import FIT_MIN, PageShapes, decide
 from dmslab.ingest.ocr._vote import Value
 from dmslab.records import CtEventRecord
 
-__all__ = ["consistent", "cross_checked", "total", "total_confirmed"]
+__all__ = ["agreed_total", "consistent", "cross_checked", "total_confirmed"]
 
 
 def consistent(values: dict[str, Any]) -> bool:
@@ -37,8 +37,8 @@ def consistent(values: dict[str, Any]) -> bool:
     return longest >= length_cm - 0.1 and shortest <= 1.05 * length_cm + 6.0
 
 
-def total(readings: tuple[ScreenReading, ...], dlps: list[float | None], min_conf: float,
-           shapes: PageShapes | None = None) -> tuple[float | None, list[str], bool, bool]:
+def agreed_total(readings: tuple[ScreenReading, ...], dlps: list[float | None], min_conf: float,
+                 shapes: PageShapes | None = None) -> tuple[float | None, list[str], bool, bool]:
     """The agreed total DLP, study flags, whether the rows' DLPs must be withdrawn (sum mismatch), and whether
     the total was confirmed by the font's shapes (:func:`~dmslab.ingest.ocr._shapes.decide`)."""
     totals = [r.total for r in readings]
@@ -47,19 +47,19 @@ def total(readings: tuple[ScreenReading, ...], dlps: list[float | None], min_con
     total, flag, by_shape = decide("total_dlp_mgycm", [Value(float(t.text), t.text, t.conf) if t else None
                                                        for t in totals], shape, min_conf)
     flags = [flag] if flag else []
-    if (total is None and shape is not None and shape.fit >= FIT_MIN and dlps and all(d is not None for d in dlps)
-            and abs(sum(d for d in dlps if d is not None) - shape.value) < 0.5 * 10.0 ** -_decimals(shape.text)):
+    row_sum = sum(d for d in dlps if d is not None) if dlps and all(d is not None for d in dlps) else None
+    if (total is None and shape is not None and shape.fit >= FIT_MIN and row_sum is not None
+            and abs(row_sum - shape.value) < 0.5 * 10.0 ** -_decimals(shape.text)):
         # read by shape, not by tesseract, but the rows' DLPs add up to it: a second relation confirms it
         total, flags, by_shape = shape.value, [], True
     if total is None or not dlps:
         return total, flags, False, by_shape
-    if any(d is None for d in dlps):
+    if row_sum is None:
         flags.append("ocr_review: total DLP not checked against the rows (some row DLPs not read)")
         return total, flags, False, by_shape
     text = shape.text if by_shape and shape is not None else next((t.text for t in totals if t is not None), "")
     decimals = _decimals(text)
     tolerance = 0.5 * 10.0 ** -decimals * (len(dlps) + 1) + 1e-9
-    row_sum = sum(d for d in dlps if d is not None)
     if abs(row_sum - total) > tolerance:
         flags.append(f"ocr_review: total DLP {total:.{decimals}f} != sum of rows {row_sum:.{decimals}f}; "
                      "total and row DLPs not stored")
@@ -72,7 +72,7 @@ def _decimals(text: str) -> int:
 
 
 def cross_checked(values: dict[str, Any], flags: list[str], summed: bool,
-                   confusable: str) -> tuple[dict[str, Any], list[str]]:
+                  confusable: str) -> tuple[dict[str, Any], list[str]]:
     """Withdraw a row's numbers that the reads agree on but no second relation confirms.
 
     All are kept when the row's length check ran (CTDIvol, DLP and scan length all agreed,

@@ -207,7 +207,7 @@ class FontReader:
 
     # -- reading -------------------------------------------------------------------------------------------
     def read(self, box: tuple[int, int, int, int], hypotheses: Sequence[str],
-             choices: Sequence[str] | None = None) -> FontRead | None:
+             first: str | None = None) -> FontRead | None:
         """The word in ``box`` (page pixels), each digit decided by its shape.
 
         Parameters
@@ -216,9 +216,9 @@ class FontReader:
             ``(left, top, width, height)`` of the word's ink, roughly (a few pixels off is fine).
         hypotheses
             Texts read for it (tesseract's reads): they give the layout; digits are then decided anew.
-        choices
-            Per hypothesis character position, the characters it may be (default: any digit for a digit,
-            else the character itself).
+        first
+            The characters the first position may be (a GE scan position's side letter: ``"SI"``); every other
+            digit may be any digit, and other characters stay as read.
 
         Returns
         -------
@@ -229,17 +229,16 @@ class FontReader:
             return None
         best: FontRead | None = None
         for hyp in dict.fromkeys(hypotheses):
-            got = self._read_one(box, hyp, choices)
+            got = self._read_one(box, hyp, first)
             if got is not None and (best is None or got.fit > best.fit):
                 best = got
         return best
 
-    def _read_one(self, box: tuple[int, int, int, int], hyp: str, choices: Sequence[str] | None) -> FontRead | None:
+    def _read_one(self, box: tuple[int, int, int, int], hyp: str, first: str | None) -> FontRead | None:
         assert self.size is not None
         size = self.size
         text = list(hyp)
-        opts = [choices[i] if choices is not None and i < len(choices) else (DIGITS if c.isdigit() else c)
-                for i, c in enumerate(text)]
+        opts = [first if i == 0 and first else DIGITS if c.isdigit() else c for i, c in enumerate(text)]
         fit, y, x, phase = self._fit(hyp, size, box)
         if fit <= 0:
             return None
@@ -335,15 +334,11 @@ _PAD = 2
 
 
 @lru_cache(maxsize=4096)
-def _draw_cached(path: str, size: int, text: str, blur: float, phase: float) -> bytes:
-    arr = _render(path, size, text, blur, phase)
-    return arr.astype(np.float32).tobytes() + np.array(arr.shape, dtype=np.int32).tobytes()
-
-
 def _draw(path: str, size: int, text: str, blur: float, phase: float) -> np.ndarray:
-    raw = _draw_cached(path, size, text, blur, phase)
-    shape = tuple(np.frombuffer(raw[-8:], dtype=np.int32))
-    return np.frombuffer(raw[:-8], dtype=np.float32).reshape(shape).astype(np.float64)
+    """:func:`_render`, cached; the array is shared between callers, so it is read-only."""
+    arr = _render(path, size, text, blur, phase).astype(np.float32)
+    arr.setflags(write=False)
+    return arr
 
 
 def _render(path: str, size: int, text: str, blur: float, phase: float) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dmslab.ingest.ocr._font import DIGITS, FONTS, FontRead, FontReader, font_file
+from dmslab.ingest.ocr._font import FONTS, FontRead, FontReader, font_file
 from dmslab.ingest.ocr._layouts import Reading, ScreenReading
 from dmslab.ingest.ocr._vote import Value, vote
 
@@ -79,6 +79,10 @@ class PageShapes:
         f = self.scales[image]
         return round(box[0] / f), round(box[1] / f), max(1, round(box[2] / f)), max(1, round(box[3] / f))
 
+    def _boxes(self, readings: Sequence[tuple[int, Reading]]) -> list[tuple[int, int, int, int]]:
+        """Page boxes of the reads that place the field (a prepared image's read with a box), in order."""
+        return [self.page_box(r.box, k) for k, r in readings if k >= 0 and r.box is not None and r.box[2] > 0]
+
     def _hypotheses(self, texts: Sequence[str], signed: bool) -> list[str]:
         """Layouts to try: the texts read that look like numbers; for a scan position (GE, ``signed``) with its
         side letter normalised, and when the text starts with a digit also with a side letter put in front
@@ -111,18 +115,14 @@ class PageShapes:
         """
         signed = self.vendor == "ge" and name in ("r0", "r1")
         hyps = self._hypotheses([r.text for _, r in readings if r.text], signed)
-        located = [(k, r) for k, r in readings if k >= 0 and r.box is not None and r.box[2] > 0]
-        if not hyps or not located:
+        boxes = self._boxes(readings)
+        if not hyps or not boxes:
             return None
         best: FontRead | None = None
-        for k, where in located[:2]:  # the second box only when the first (a box that took in a stray mark) fails
-            assert where.box is not None
-            box = self.page_box(where.box, k)
-            for hyp in hyps:
-                choices = [("SI" if signed and i == 0 else DIGITS if c.isdigit() else c) for i, c in enumerate(hyp)]
-                got = self.reader.read(box, [hyp], choices)
-                if got is not None and (best is None or got.fit > best.fit):
-                    best = got
+        for box in boxes[:2]:  # the second box only when the first (a box that took in a stray mark) fails
+            got = self.reader.read(box, hyps, "SI" if signed else None)
+            if got is not None and (best is None or got.fit > best.fit):
+                best = got
             if best is not None and best.fit >= FIT_MIN:
                 break
         if best is None:
@@ -136,19 +136,16 @@ class PageShapes:
             seen += [_SIGNS[t[0]] + t[1:] for t in seen if t[0] in _SIGNS]
         return ShapeRead(value, best.text, best.fit, best.margin, tuple(dict.fromkeys(seen)))
 
-
     def choose(self, readings: Sequence[tuple[int, Reading]], words: Sequence[str]) -> ShapeRead | None:
         """Which of ``words`` (a closed vocabulary: the vendor's scan types, phantom names) the field shows.
 
         Each word is drawn whole and fitted where the reads put the field; ``value`` of the result is the index
         of the best word in ``words``, ``margin`` its lead in fit over the runner-up.
         """
-        located = [(k, r) for k, r in readings if k >= 0 and r.box is not None and r.box[2] > 0]
-        if not located or len(words) < 2 or self.reader.size is None:
+        boxes = self._boxes(readings)
+        if not boxes or len(words) < 2 or self.reader.size is None:
             return None
-        k, where = located[0]
-        assert where.box is not None
-        box = self.page_box(where.box, k)
+        box = boxes[0]
         fits = sorted(((self.reader.fit(word, box), i) for i, word in enumerate(words)), reverse=True)
         (best, i), (second, _) = fits[0], fits[1]
         return ShapeRead(float(i), words[i], best, best - second, tuple(r.text for _, r in readings if r.text))

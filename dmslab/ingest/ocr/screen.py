@@ -39,8 +39,7 @@ from dmslab.contracts import check_values
 from dmslab.errors import IngestError
 from dmslab.ingest._header import equipment_from, header_text
 from dmslab.ingest.ocr._cells import reread_cells
-from dmslab.ingest.ocr._checks import consistent, cross_checked, total_confirmed
-from dmslab.ingest.ocr._checks import total as page_total
+from dmslab.ingest.ocr._checks import agreed_total, consistent, cross_checked, total_confirmed
 from dmslab.ingest.ocr._common import event_uid, study_record
 from dmslab.ingest.ocr._engine import Line, ocr_lines, pixels_to_grey, prepare, require_tesseract
 from dmslab.ingest.ocr._layouts import LAYOUTS, Reading, RowReading, ScreenReading, detect_vendor, read_layout, type_of
@@ -187,7 +186,6 @@ def _pair_rows(readings: tuple[ScreenReading, ...]) -> list[tuple[RowReading | N
     return sorted(pairs, key=order)
 
 
-
 Reads = tuple[RowReading | None, ...]
 
 
@@ -263,11 +261,9 @@ def _series_and_type(vals: list[dict[str, Value]], vendor: str, min_conf: float,
         ta = tb = one  # a categorical word read once is enough when clear or spelt exactly as the vendor prints it
     acq_type, type_flag = vote("acquisition_type", [ta, tb], 0.0)
     if type_flag and shapes is not None:
-        layout = LAYOUTS[vendor]
-        words = list(dict.fromkeys(layout.types.values()))
-        printed = [next(w.capitalize() for w, t in layout.types.items() if t == kind) for kind in words]
-        found = _word_by_shape(shapes, reads, "type", printed, [v.get("acquisition_type") for v in vals[:2]],
-                               words)
+        types = LAYOUTS[vendor].types  # printed word (lower case) -> acquisition type
+        found = _word_by_shape(shapes, reads, "type", [w.capitalize() for w in types],
+                               [v.get("acquisition_type") for v in vals[:2]], list(types.values()))
         if found is not None:
             acq_type, type_flag = found, None
     return series, acq_type, type_flag
@@ -368,8 +364,8 @@ def screen_report(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRec
     shapes = PageShapes.build(vendor, grey, readings, images)
     rows = [_row_values(reads, vendor, min_conf, shapes) for reads in _row_reads(readings)]
     dosed = [v for v, _, _ in rows if v.get("acquisition_type") != "constant_angle" or "dlp_mgycm" in v]
-    total, study_flags, withdraw, total_by_shape = page_total(readings, [v.get("dlp_mgycm") for v in dosed], min_conf,
-                                                          shapes)
+    total, study_flags, withdraw, total_by_shape = agreed_total(readings, [v.get("dlp_mgycm") for v in dosed],
+                                                                min_conf, shapes)
     # GE's dotted zero misread alike in a row and the total needs the length checks, unless shapes confirmed all
     confusable = "" if total_by_shape and all("dlp_mgycm" in v["_shape_ok"] for v in dosed) else \
         LAYOUTS[vendor].confusable

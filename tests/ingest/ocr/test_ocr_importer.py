@@ -8,7 +8,7 @@ from pydicom.dataset import Dataset
 
 from dmslab.errors import IngestError
 from dmslab.ingest.ocr import OcrImporter, _engine, is_dose_screen
-from dmslab.ingest.ocr._checks import total as _total
+from dmslab.ingest.ocr._checks import agreed_total as _total
 from dmslab.ingest.ocr._layouts import Reading, RowReading, ScreenReading
 from dmslab.ingest.ocr.screen import Value, _agree
 from dmslab.records import SourceRecord
