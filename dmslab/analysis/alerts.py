@@ -168,7 +168,10 @@ def evaluate_rules(config: AlertConfig, studies: pd.DataFrame, *, local_drls: pd
         else:
             value = df[rule.metric].astype(float)
             level = _levels(rule, df, local_drls)
-            hit = df[value > level].assign(_value=value)
+            over = value > level
+            # value[over], not value: pandas gives an empty frame the index of a Series assigned to it,
+            # which turned "no study over the level" into one alert row of NaNs per study in scope
+            hit = df[over].assign(_value=value[over])
             level = level[hit.index]
             keys = rule.id + "|" + hit["study_uid"]
         rows = pd.DataFrame({"alert_key": keys, "rule_id": rule.id, "rule_kind": rule.kind, "modality": rule.modality,

@@ -130,8 +130,10 @@ def map_ct_protocol(name: str | None) -> str | None:
     'CT Pulmonary Angiography (CTPA)'
     >>> map_ct_protocol("Something else") is None
     True
+    >>> map_ct_protocol(float("nan")) is None  # a missing description in a DataFrame column
+    True
     """
-    if not name:
+    if not isinstance(name, str) or not name:
         return None
     for pattern, exam in _protocol_rules():
         if pattern.search(name):
