@@ -351,6 +351,8 @@ def add_alert_commands(add: Callable[[str, str], argparse.ArgumentParser], setti
                                    "else built-in rules with $DMSLAB_ALERT_RECIPIENTS)")
     p.add_argument("--since", help="run: only studies from this date/time (ISO)")
     p.add_argument("--no-email", action="store_true", help="run: store alerts without sending")
+    p.add_argument("--include-non-patient", action="store_true",
+                   help="run: also alert on QA and phantom studies (study.exclusion_reason; left out by default)")
     p.add_argument("--open", action="store_true", help="list: only alerts not yet acknowledged")
     p.add_argument("--by", help="ack: who acknowledges (name or role)")
     p.add_argument("--comment", help="ack: comment stored with the acknowledgement")
@@ -361,7 +363,8 @@ def add_alert_commands(add: Callable[[str, str], argparse.ArgumentParser], setti
         try:
             if args.alerts_command == "run":
                 smtp = None if args.no_email else settings.smtp
-                result = run_alerts(store, _config_from(args, settings.home), smtp=smtp, since=args.since)
+                result = run_alerts(store, _config_from(args, settings.home), smtp=smtp, since=args.since,
+                                    include_non_patient=args.include_non_patient)
                 print("\n".join(result.lines()))
             elif args.alerts_command == "list":
                 df = list_alerts(store, open_only=args.open)

@@ -56,7 +56,7 @@ def _num(code: str, value: float, unit: str) -> Dataset:
 def _ct_rdsr(i: int, dlp: float, *, name: str, patient_id: str, qc_image: str | None = None) -> Dataset:
     uid = f"1.2.826.0.1.3680043.10.99.{i}"
     dose = _item("CONTAINER", "113829", ContinuityOfContent="SEPARATE",
-                 ContentSequence=[_num("113830", dlp / 40, "mGy"), _num("113838", dlp, "mGy.cm")])
+                 ContentSequence=[_num("113830", dlp / 50, "mGy"), _num("113838", dlp, "mGy.cm")])
     acq = _item("CONTAINER", "113819", ContinuityOfContent="SEPARATE", ContentSequence=[
         _item("CODE", "113820", ConceptCodeSequence=[_code("P5-08001", "SRT", "Spiral Acquisition")]),
         _item("UIDREF", "113769", UID=uid + ".1"), dose])
@@ -163,3 +163,21 @@ def test_quality_control_image_marks_the_study(tmp_path, db_url, flag, reason):
     assert len(summary(store, "dlp_mgycm", by=["room"])) == (0 if reason else 1)
     store.close()
     assert got == [reason]
+
+
+def test_command_line_flags(site, capsys, monkeypatch):
+    from dmslab.cli import main
+
+    store, settings, _folder = site
+    monkeypatch.delenv("DMSLAB_SMTP_HOST", raising=False)
+    monkeypatch.delenv("DMSLAB_ALERT_RULES", raising=False)
+    common = ["--home", str(settings.home), "--database-url", settings.database_url]
+    assert main(["alerts", "run", "--no-email", *common]) == 0
+    assert capsys.readouterr().out.startswith("0 new alert(s)")
+    for flag, n in (([], "10"), (["--include-non-patient"], "11")):
+        assert main(["drl", "audit", "--modality", "CT", "--min-n", "1", *flag, *common]) == 0
+        rows = [line.split() for line in capsys.readouterr().out.splitlines() if "dlp_mgycm" in line]
+        assert [r[5] for r in rows] == [n], rows  # room, standard name (3 words), metric, n
+    assert main(["alerts", "run", "--no-email", "--include-non-patient", *common]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 new alert(s)") and "total_dlp_mgycm = 5000 mGy.cm > level 530 mGy.cm" in out
