@@ -7,6 +7,7 @@ explicit keyword arguments (the CLI's flags). Nothing is created on disk by read
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -56,7 +57,8 @@ class Settings:
     not_patient_patterns
         Regular expressions (Python ``re``, case-insensitive, searched anywhere) that mark a study as not a
         patient exam — phantoms, QA, constancy tests — when the Patient's Name (0010,0010) or Patient ID
-        (0010,0020) matches one (``DMSLAB_NOT_PATIENT_PATTERNS``: comma-separated). Checked at ingest, where
+        (0010,0020) matches one (``DMSLAB_NOT_PATIENT_PATTERNS``: a JSON list, or comma-separated patterns
+        without commas). Checked at ingest, where
         the name is still known; the match is stored as ``study.exclusion_reason`` (``not_patient_pattern:
         <pattern>``), and such studies, like objects with Quality Control Image (0028,0300) or Quality
         Control Subject (0010,0200) YES, are left out of statistics, DRL audits and alerts by default.
@@ -106,11 +108,22 @@ class Settings:
     def core_environment(self) -> dict[str, str]:
         """The core settings as ``DMSLAB_*`` environment variables (password included), for a child process
         that calls :func:`load_settings`."""
-        def text(v: Any) -> str:
-            return ",".join(v) if isinstance(v, tuple) else str(v)
+        def text(v: Any) -> str:  # a list as JSON: a regular expression may hold commas
+            return json.dumps(list(v)) if isinstance(v, tuple) else str(v)
 
         return {f"DMSLAB_{f.name.upper()}": text(getattr(self, f.name)) for f in fields(self)
                 if f.name not in _SECTIONS}
+
+
+def _json_list(text: str) -> list[str]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"[dmslab] not_patient_patterns: {text!r} is neither a JSON list nor comma-separated "
+                          f"patterns ({exc})") from None
+    if not isinstance(value, list):
+        raise ConfigError(f"[dmslab] not_patient_patterns must be a list, got {text!r}")
+    return [str(v) for v in value]
 
 
 def _check_patterns(patterns: tuple[str, ...]) -> None:
@@ -150,7 +163,10 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"unknown setting(s) {sorted(unknown)}; allowed: {sorted(names)}")
     home = Path(os.environ.get("DMSLAB_HOME", overrides.get("home") or "~/.dmslab")).expanduser()
     env = {k: v for k, v in env_names(Settings).items() if k in names}
-    values = {k: coerce(Settings, k, v) for k, v in read_layers(home, "dmslab", env, overrides).items()}
+    raw = read_layers(home, "dmslab", env, overrides)
+    if isinstance(raw.get("not_patient_patterns"), str) and raw["not_patient_patterns"].lstrip().startswith("["):
+        raw["not_patient_patterns"] = _json_list(raw["not_patient_patterns"])
+    values = {k: coerce(Settings, k, v) for k, v in raw.items()}
     home = values.setdefault("home", home)
     values.setdefault("database_url", f"sqlite:///{home / 'dmslab.sqlite'}")
     values.setdefault("key_file", home / "pseudonym.key")
