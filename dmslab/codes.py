@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-__all__ = ["CodeKey", "code_key", "DCM", "SCT", "label_for"]
+__all__ = ["CodeKey", "code_key", "DCM", "SCT", "label_for", "laterality_for"]
 
 
 class CodeKey(NamedTuple):
@@ -152,6 +152,12 @@ REFERENCE_POINT_DEFINITION = DCM("113780")
 CALIBRATION_FACTOR = DCM("122322")
 ACCUMULATED_AGD = DCM("111637")
 LATERALITY = SCT("272741003")
+RIGHT = SCT("24028007")
+LEFT = SCT("7771000")
+RIGHT_AND_LEFT = SCT("51440002")
+RIGHT_BREAST = SCT("73056007")  # legacy SRT T-04020
+LEFT_BREAST = SCT("80248007")  # legacy SRT T-04030
+BOTH_BREASTS = SCT("63762007")  # legacy SRT T-04080
 IRRADIATION_EVENT = DCM("113706")
 DATETIME_STARTED = DCM("111526")
 IRRADIATION_EVENT_TYPE = DCM("113721")
@@ -215,10 +221,10 @@ _LABELS: dict[CodeKey, str] = {
     DCM("113620"): "A",
     DCM("113621"): "B",
     DCM("113890"): "all",
-    # CID 6022 laterality
-    SCT("24028007"): "R",
-    SCT("7771000"): "L",
-    SCT("51440002"): "B",
+    # CID 244 / 6022 laterality
+    RIGHT: "R",
+    LEFT: "L",
+    RIGHT_AND_LEFT: "B",
     # phantoms
     PHANTOM_HEAD_16: "16",
     PHANTOM_BODY_32: "32",
@@ -232,3 +238,29 @@ def label_for(key: CodeKey) -> str:
     'spiral'
     """
     return _LABELS.get(key, f"{key.scheme}:{key.value}")
+
+
+#: Laterality values (SCT 272741003) -> R/L/B: the CID 244 qualifier values and the breast codes (CID 6023
+#: anatomy) some mammography systems send instead (quirk breast-code-laterality).
+_LATERALITY: dict[CodeKey, str] = {RIGHT: "R", LEFT: "L", RIGHT_AND_LEFT: "B",
+                                   RIGHT_BREAST: "R", LEFT_BREAST: "L", BOTH_BREASTS: "B"}
+#: The laterality values of :data:`_LATERALITY` that are breast (anatomy) codes, not qualifier values.
+BREAST_LATERALITY = frozenset({RIGHT_BREAST, LEFT_BREAST, BOTH_BREASTS})
+
+
+def laterality_for(key: CodeKey) -> str | None:
+    """``"R"``, ``"L"`` or ``"B"`` for a laterality value, whichever coding it uses; ``None`` when unknown.
+
+    Matched on ``(scheme, value)`` after SRT -> SCT mapping, so G-A100, SCT 24028007, T-04020 and
+    SCT 73056007 are all the right side.
+
+    >>> laterality_for(code_key("SRT", "T-04030")), laterality_for(code_key("SRT", "G-A102"))
+    ('L', 'B')
+    >>> laterality_for(code_key("DCM", "999")) is None
+    True
+
+    References
+    ----------
+    DICOM PS3.16 CID 244 Laterality, CID 6022 Side, TID 10005 (Accumulated Average Glandular Dose).
+    """
+    return _LATERALITY.get(key)

@@ -96,7 +96,8 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings, *,
     batch: list[DoseReport | Rejection] = []
     t0 = time.perf_counter()
     try:
-        for o in parse_many(todo, key or b"", workers=settings.workers):
+        for o in parse_many(todo, key or b"", workers=settings.workers,
+                            not_patient_patterns=settings.not_patient_patterns):
             summary.parse_s += o.parse_s
             batch.append(_as_item(o, settings, summary))
             if len(batch) >= settings.batch_size:

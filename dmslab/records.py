@@ -89,6 +89,7 @@ class StudyRecord:
     agd_left_mgy: float | None = None
     agd_right_mgy: float | None = None
     n_events_reported: int | None = None
+    exclusion_reason: str | None = None
     flags: Flags = ()
     unit_fixes: Flags = ()
 
@@ -126,6 +127,8 @@ class CtEventRecord:
     notification_dlp_mgycm: float | None = None
     forward_ctdivol_mgy: float | None = None
     forward_dlp_mgycm: float | None = None
+    accumulated_forward_ctdivol_mgy: float | None = None
+    accumulated_forward_dlp_mgycm: float | None = None
     reason_for_proceeding: str | None = None
     origin: str | None = None
     comment: str | None = None

@@ -104,3 +104,33 @@ def test_smtp_password_is_masked(home, monkeypatch):
     s = load_settings(home=str(home))
     assert s.smtp.security == "ssl" and s.smtp.server_port == 465
     assert "s3cret" not in repr(s.smtp) and "s3cret" not in str(s.masked()) and s.smtp.password == "s3cret"
+
+
+def test_not_patient_patterns_default_file_and_environment(home, monkeypatch):
+    from dmslab.config import DEFAULT_NOT_PATIENT_PATTERNS
+
+    monkeypatch.delenv("DMSLAB_NOT_PATIENT_PATTERNS", raising=False)
+    assert load_settings(home=str(home)).not_patient_patterns == DEFAULT_NOT_PATIENT_PATTERNS
+    (home / "dmslab.toml").write_text('[dmslab]\nnot_patient_patterns = ["^QA[0-9]+$", "kuvanlaatu"]\n')
+    s = load_settings(home=str(home))
+    assert s.not_patient_patterns == ("^QA[0-9]+$", "kuvanlaatu")
+    (home / "dmslab.toml").write_text("")
+    monkeypatch.setenv("DMSLAB_NOT_PATIENT_PATTERNS", "^QA[0-9]+$,kuvanlaatu")
+    assert load_settings(home=str(home)).not_patient_patterns == ("^QA[0-9]+$", "kuvanlaatu")
+    # what a receiver hands its ingest worker: a JSON list, so a pattern may hold a comma
+    s = load_settings(home=str(home), not_patient_patterns=("^QA{1,2}[0-9]+$", "phantom"))
+    monkeypatch.setenv("DMSLAB_NOT_PATIENT_PATTERNS", s.core_environment()["DMSLAB_NOT_PATIENT_PATTERNS"])
+    assert load_settings(home=str(home)).not_patient_patterns == ("^QA{1,2}[0-9]+$", "phantom")
+    monkeypatch.setenv("DMSLAB_NOT_PATIENT_PATTERNS", "")
+    assert load_settings(home=str(home)).not_patient_patterns == ()  # an empty list: no name check
+
+
+@pytest.mark.parametrize(("patterns", "message"), [
+    ('["phantom", "qa("]', r"not_patient_patterns: 'qa\(' is not a valid regular expression"),
+    ('["x*"]', r"not_patient_patterns: 'x\*' matches an empty name"),
+])
+def test_bad_not_patient_patterns_are_named(home, monkeypatch, patterns, message):
+    monkeypatch.delenv("DMSLAB_NOT_PATIENT_PATTERNS", raising=False)
+    (home / "dmslab.toml").write_text(f"[dmslab]\nnot_patient_patterns = {patterns}\n")
+    with pytest.raises(ConfigError, match=r"\[dmslab\] " + message):
+        load_settings(home=str(home))

@@ -51,8 +51,10 @@ def _proj_frame(store: Store, modality: str, where: list[Any], room: Any, protoc
     return store.read(q)
 
 
-def exam_series(store: Store, *, modality: str = "CT", rooms: list[str] | None = None, start: Any = None,
-                end: Any = None, protocol_field: str = "study_description") -> pd.DataFrame:
+# keyword-only options of one query, called by name from the notebooks
+def exam_series(store: Store, *, modality: str = "CT", rooms: list[str] | None = None, start: Any = None,  # noqa: PLR0913
+                end: Any = None, protocol_field: str = "study_description",
+                include_non_patient: bool = False) -> pd.DataFrame:
     """One row per exam with the monitored metrics and the patient's size, ordered by room, protocol and time.
 
     Parameters
@@ -67,6 +69,9 @@ def exam_series(store: Store, *, modality: str = "CT", rooms: list[str] | None =
         Only exams with ``start <= study_datetime < end`` (datetimes or ISO strings).
     protocol_field
         Study column naming the protocol: ``study_description``, ``standard_name`` or ``requested_procedure``.
+    include_non_patient
+        Also the studies that are not patient exams (``study.exclusion_reason``: QA, phantoms), which
+        otherwise would look like protocol changes.
 
     Returns
     -------
@@ -83,6 +88,8 @@ def exam_series(store: Store, *, modality: str = "CT", rooms: list[str] | None =
     room = sa.func.coalesce(eq.c.room, eq.c.station_name).label("room")
     protocol = st.c[protocol_field].label("protocol")
     where: list[Any] = [st.c.study_datetime.is_not(None), st.c[protocol_field].is_not(None)]
+    if not include_non_patient:
+        where.append(st.c.exclusion_reason.is_(None))
     if rooms:
         where.append(sa.func.coalesce(eq.c.room, eq.c.station_name).in_(list(rooms)))
     if start is not None:

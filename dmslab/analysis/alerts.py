@@ -57,11 +57,13 @@ class AlertRun:
         return out
 
 
-def study_metrics(store: Store, modalities: list[str] | None = None) -> pd.DataFrame:
+def study_metrics(store: Store, modalities: list[str] | None = None, *,
+                  include_non_patient: bool = False) -> pd.DataFrame:
     """One row per study with the alert metrics, room, protocol, patient key and size (SQL join).
 
     ``peak_skin_dose_gy`` comes from the study column of that name when the store has one; otherwise it is
-    all missing (NaN), so peak-skin-dose rules raise nothing.
+    all missing (NaN), so peak-skin-dose rules raise nothing. Studies that are not patient exams
+    (``study.exclusion_reason``: QA, phantoms) are left out unless ``include_non_patient``.
     """
     st, eq, pt, ev = table("study"), table("equipment"), table("patient"), table("ct_event")
     ctdi = (sa.select(ev.c.study_id, sa.func.max(ev.c.ctdivol_mgy).label("ctdivol_mgy"))
@@ -79,6 +81,8 @@ def study_metrics(store: Store, modalities: list[str] | None = None) -> pd.DataF
                       .outerjoin(ctdi, ctdi.c.study_id == st.c.id)))
     if modalities:
         q = q.where(st.c.modality.in_(modalities))
+    if not include_non_patient:
+        q = q.where(st.c.exclusion_reason.is_(None))
     df = store.read(q)
     df["study_datetime"] = pd.to_datetime(df["study_datetime"])
     df[PSD_COLUMN] = pd.to_numeric(df[PSD_COLUMN], errors="coerce").astype(float)
@@ -168,7 +172,10 @@ def evaluate_rules(config: AlertConfig, studies: pd.DataFrame, *, local_drls: pd
         else:
             value = df[rule.metric].astype(float)
             level = _levels(rule, df, local_drls)
-            hit = df[value > level].assign(_value=value)
+            over = value > level
+            # value[over], not value: pandas gives an empty frame the index of a Series assigned to it,
+            # which turned "no study over the level" into one alert row of NaNs per study in scope
+            hit = df[over].assign(_value=value[over])
             level = level[hit.index]
             keys = rule.id + "|" + hit["study_uid"]
         rows = pd.DataFrame({"alert_key": keys, "rule_id": rule.id, "rule_kind": rule.kind, "modality": rule.modality,
@@ -239,7 +246,7 @@ def _local_drls(store: Store, config: AlertConfig) -> pd.DataFrame | None:
 
 
 def run_alerts(store: Store, config: AlertConfig | None = None, *, smtp: SmtpSettings | None = None,
-               since: Any = None, now: dt.datetime | None = None) -> AlertRun:
+               since: Any = None, now: dt.datetime | None = None, include_non_patient: bool = False) -> AlertRun:
     """Evaluate the rules, store new alerts once and e-mail every alert not yet sent.
 
     Parameters
@@ -254,9 +261,12 @@ def run_alerts(store: Store, config: AlertConfig | None = None, *, smtp: SmtpSet
         Only raise alerts for studies at or after this datetime (cumulative sums still use older studies).
     now
         Time stamp of new alerts (default: now, local time).
+    include_non_patient
+        Also alert on studies that are not patient exams (``study.exclusion_reason``: QA, phantoms);
+        by default they raise nothing.
     """
     cfg = config or default_alert_config()
-    studies = study_metrics(store, sorted({r.modality for r in cfg.rules}))
+    studies = study_metrics(store, sorted({r.modality for r in cfg.rules}), include_non_patient=include_non_patient)
     cand = evaluate_rules(cfg, studies, local_drls=_local_drls(store, cfg))
     if since is not None:
         cand = cand[cand["study_datetime"] >= pd.Timestamp(since)]
@@ -266,18 +276,21 @@ def run_alerts(store: Store, config: AlertConfig | None = None, *, smtp: SmtpSet
     return run
 
 
-def high_dose_cases(store: Store, config: AlertConfig | None = None, *, modality: str | None = None,
-                    start: Any = None, end: Any = None, rooms: list[str] | None = None) -> pd.DataFrame:
+# keyword-only filters of one review query, called by name from the notebooks
+def high_dose_cases(store: Store, config: AlertConfig | None = None, *, modality: str | None = None,  # noqa: PLR0913
+                    start: Any = None, end: Any = None, rooms: list[str] | None = None,
+                    include_non_patient: bool = False) -> pd.DataFrame:
     """Read-only review: the cases the rules flag in a period, with their stored alert and acknowledgement.
 
     Nothing is raised or sent. ``start`` (inclusive) and ``end`` (exclusive) are datetimes or ISO dates;
-    ``modality`` and ``rooms`` narrow the rules and the studies. Sorted by value / level, highest first.
+    ``modality`` and ``rooms`` narrow the rules and the studies; QA and phantom studies count only with
+    ``include_non_patient``. Sorted by value / level, highest first.
     """
     cfg = config or default_alert_config()
     rules = tuple(r for r in cfg.rules if modality in (None, "", r.modality))
     sub = AlertConfig(rules, cfg.recipients)
-    cand = evaluate_rules(sub, study_metrics(store, sorted({r.modality for r in rules})),
-                          local_drls=_local_drls(store, sub))
+    studies = study_metrics(store, sorted({r.modality for r in rules}), include_non_patient=include_non_patient)
+    cand = evaluate_rules(sub, studies, local_drls=_local_drls(store, sub))
     if start:
         cand = cand[cand["study_datetime"] >= pd.Timestamp(start)]
     if end:
@@ -338,6 +351,8 @@ def add_alert_commands(add: Callable[[str, str], argparse.ArgumentParser], setti
                                    "else built-in rules with $DMSLAB_ALERT_RECIPIENTS)")
     p.add_argument("--since", help="run: only studies from this date/time (ISO)")
     p.add_argument("--no-email", action="store_true", help="run: store alerts without sending")
+    p.add_argument("--include-non-patient", action="store_true",
+                   help="run: also alert on QA and phantom studies (study.exclusion_reason; left out by default)")
     p.add_argument("--open", action="store_true", help="list: only alerts not yet acknowledged")
     p.add_argument("--by", help="ack: who acknowledges (name or role)")
     p.add_argument("--comment", help="ack: comment stored with the acknowledgement")
@@ -348,7 +363,8 @@ def add_alert_commands(add: Callable[[str, str], argparse.ArgumentParser], setti
         try:
             if args.alerts_command == "run":
                 smtp = None if args.no_email else settings.smtp
-                result = run_alerts(store, _config_from(args, settings.home), smtp=smtp, since=args.since)
+                result = run_alerts(store, _config_from(args, settings.home), smtp=smtp, since=args.since,
+                                    include_non_patient=args.include_non_patient)
                 print("\n".join(result.lines()))
             elif args.alerts_command == "list":
                 df = list_alerts(store, open_only=args.open)

@@ -63,6 +63,8 @@ def register(add: _Add, settings_from: _SettingsFrom) -> None:
     drl.add_argument("--by", choices=("room", "facility"), default="room")
     drl.add_argument("--min-n", type=int, default=10, help="minimum sample size per median (default 10)")
     drl.add_argument("--patient-group", default="adult", help="adult or e.g. 'paediatric age 1-5 years'")
+    drl.add_argument("--include-non-patient", action="store_true",
+                     help="also QA and phantom studies (study.exclusion_reason; left out by default)")
     drl.set_defaults(func=lambda a: _drl(a, store(a)))
     from dmslab.analysis.alerts import add_alert_commands
 
@@ -109,7 +111,8 @@ def _drl(args: argparse.Namespace, store: Any) -> int:
 
     apply_names(store)
     flt = Filters(start=args.start, end=args.end, modality=args.modality,
-                  rooms=tuple(args.rooms) if args.rooms else None, patient_group=args.patient_group)
+                  rooms=tuple(args.rooms) if args.rooms else None, patient_group=args.patient_group,
+                  include_non_patient=args.include_non_patient)
     if args.action == "references":
         _print(drl.drl_references(args.drl_set, patient_group=args.patient_group, store=store), "no DRL rows")
     elif args.action == "exceedances":

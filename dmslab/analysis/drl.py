@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from importlib import resources
 
@@ -130,8 +130,10 @@ def map_ct_protocol(name: str | None) -> str | None:
     'CT Pulmonary Angiography (CTPA)'
     >>> map_ct_protocol("Something else") is None
     True
+    >>> map_ct_protocol(float("nan")) is None  # a missing description in a DataFrame column
+    True
     """
-    if not name:
+    if not isinstance(name, str) or not name:
         return None
     for pattern, exam in _protocol_rules():
         if pattern.search(name):
@@ -144,8 +146,12 @@ def _drl(drls: pd.DataFrame, exam: str | None, quantity: str) -> float | None:
     return float(rows["value"].iloc[0]) if len(rows) else None
 
 
-def ct_audit(store: Store, *, country: str = "UK", min_studies: int = 1) -> pd.DataFrame:
+def ct_audit(store: Store, *, country: str = "UK", min_studies: int = 1,
+             include_non_patient: bool = False) -> pd.DataFrame:
     """Median CTDIvol (per sequence) and DLP (per exam) per CT room × protocol against the national DRL.
+
+    Studies that are not patient exams (``study.exclusion_reason``: QA, phantoms) count only with
+    ``include_non_patient``.
 
     Returns
     -------
@@ -156,8 +162,10 @@ def ct_audit(store: Store, *, country: str = "UK", min_studies: int = 1) -> pd.D
     """
     st, eq, ev = table("study"), table("equipment"), table("ct_event")
     room = sa.func.coalesce(eq.c.room, eq.c.station_name, eq.c.display_name).label("room")
+    patients = [] if include_non_patient else [st.c.exclusion_reason.is_(None)]
     studies = store.read(sa.select(st.c.id, room, st.c.study_description.label("protocol"), st.c.total_dlp_mgycm)
-                         .select_from(st.join(eq, st.c.equipment_id == eq.c.id)).where(st.c.modality == "CT"))
+                         .select_from(st.join(eq, st.c.equipment_id == eq.c.id))
+                         .where(st.c.modality == "CT", *patients))
     events = store.read(sa.select(ev.c.study_id, ev.c.ctdivol_mgy).where(
         ev.c.ctdivol_mgy.is_not(None),
         sa.or_(ev.c.acquisition_type.is_(None), ev.c.acquisition_type != "constant_angle")))
@@ -243,7 +251,7 @@ def drl_audit(store: Store, *, drl_set: str = "UK", filters: Filters = Filters()
     if by not in ("room", "facility"):
         raise ValueError(f"by={by!r}: compare per 'room' or per 'facility'")
     group = filters.patient_group or "adult"
-    flt = Filters(filters.start, filters.end, filters.modality, filters.rooms, filters.standard_names, group)
+    flt = replace(filters, patient_group=group)
     refs = drl_references(drl_set, patient_group=group, store=store, at=filters.end)
     names = [n for n in (metrics or tuple(METRICS)) if not filters.modality or METRICS[n].modality == filters.modality]
     levels = {n: dict(zip(refs.loc[refs["metric"] == n, "standard_name"], refs.loc[refs["metric"] == n, "drl"],
@@ -335,7 +343,7 @@ def study_exceedances(store: Store, *, drl_set: str = "UK", metric: str = "dlp_m
     if METRICS[metric].level != "study":
         raise ValueError(f"metric {metric!r} is per event; use a per-exam metric such as 'dlp_mgycm'")
     group = filters.patient_group or "adult"
-    flt = Filters(filters.start, filters.end, filters.modality, filters.rooms, filters.standard_names, group)
+    flt = replace(filters, patient_group=group)
     refs = drl_references(drl_set, patient_group=group, store=store, at=filters.end)
     ref = refs[refs["metric"] == metric][["standard_name", "drl"]]
     vals = metric_values(store, metric, by=["room", "standard_name"], filters=flt, extra=["study_uid"])

@@ -70,6 +70,9 @@ class Filters:
     ``patient_group`` is ``None`` (all), ``"adult"`` (age ≥ 18 a, or age unknown) or a paediatric band
     such as ``"paediatric age 1-5 years"`` / ``"paediatric weight 15-30 kg"`` (see
     :func:`dmslab.analysis.drl.patient_group_bounds`).
+
+    Studies that are not patient exams (``study.exclusion_reason`` set at ingest: Quality Control Image,
+    phantom or QA names of the ``not_patient_patterns`` setting) are left out unless ``include_non_patient``.
     """
 
     start: dt.datetime | None = None
@@ -78,6 +81,7 @@ class Filters:
     rooms: tuple[str, ...] | None = None
     standard_names: tuple[str, ...] | None = None
     patient_group: str | None = None
+    include_non_patient: bool = False
 
 
 def _dialect(store: Store) -> str:
@@ -110,6 +114,8 @@ def _where(filters: Filters) -> list[sa.ColumnElement[bool]]:
     st, eq = table("study"), table("equipment")
     room = sa.func.coalesce(eq.c.room, eq.c.station_name, eq.c.display_name)
     out: list[sa.ColumnElement[bool]] = []
+    if not filters.include_non_patient:
+        out.append(st.c.exclusion_reason.is_(None))
     if filters.start is not None:
         out.append(st.c.study_datetime >= filters.start)
     if filters.end is not None:
@@ -121,15 +127,20 @@ def _where(filters: Filters) -> list[sa.ColumnElement[bool]]:
     if filters.standard_names:
         out.append(st.c.standard_name.in_(list(filters.standard_names)))
     if filters.patient_group:
-        b = patient_group_bounds(filters.patient_group)
-        if b.adult:
-            out.append(sa.or_(st.c.age_years.is_(None), st.c.age_years >= 18))
-        else:
-            out.append(st.c.age_years < 18)
-            if b.age is not None:
-                out += [st.c.age_years >= b.age[0], st.c.age_years < b.age[1]]
-            if b.weight is not None:
-                out += [st.c.weight_kg >= b.weight[0], st.c.weight_kg < b.weight[1]]
+        out += _group_conditions(patient_group_bounds(filters.patient_group))
+    return out
+
+
+def _group_conditions(b: Any) -> list[sa.ColumnElement[bool]]:
+    """The conditions of one patient group (:class:`dmslab.analysis.drl.GroupBounds`)."""
+    st = table("study")
+    if b.adult:
+        return [sa.or_(st.c.age_years.is_(None), st.c.age_years >= 18)]
+    out = [st.c.age_years < 18]
+    if b.age is not None:
+        out += [st.c.age_years >= b.age[0], st.c.age_years < b.age[1]]
+    if b.weight is not None:
+        out += [st.c.weight_kg >= b.weight[0], st.c.weight_kg < b.weight[1]]
     return out
 
 

@@ -5,10 +5,11 @@ Sections and their TOML tables: core (``[dmslab]``), :class:`ReceiverSettings` (
 section with the same coercion and validation.
 """
 
-from dmslab.config._core import Settings, load_settings
+from dmslab.config._core import DEFAULT_NOT_PATIENT_PATTERNS, Settings, load_settings
 from dmslab.config._layers import override
 from dmslab.config._qr import QrSettings
 from dmslab.config._receiver import ReceiverSettings
 from dmslab.config._smtp import SmtpSettings
 
-__all__ = ["QrSettings", "ReceiverSettings", "Settings", "SmtpSettings", "load_settings", "override"]
+__all__ = ["DEFAULT_NOT_PATIENT_PATTERNS", "QrSettings", "ReceiverSettings", "Settings", "SmtpSettings",
+           "load_settings", "override"]

@@ -7,8 +7,10 @@ explicit keyword arguments (the CLI's flags). Nothing is created on disk by read
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,15 @@ from dmslab.config._receiver import ReceiverSettings
 from dmslab.config._smtp import SmtpSettings
 from dmslab.errors import ConfigError
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["DEFAULT_NOT_PATIENT_PATTERNS", "Settings", "load_settings"]
 
 logger = logging.getLogger(__name__)
 
 _SECTIONS = {"receiver": ReceiverSettings, "smtp": SmtpSettings, "qr": QrSettings}
+
+#: Default ``not_patient_patterns``: "phantom" anywhere, and QA, QC, test or physics as a word of their own
+#: (not inside a longer word: "QA001" and "TEST^PATIENT" match, the names "Qasim", "Testa" do not).
+DEFAULT_NOT_PATIENT_PATTERNS: tuple[str, ...] = ("phantom", "(?<![a-z])(qa|qc|test|physics)(?![a-z])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,16 @@ class Settings:
         Reports written per database transaction (``DMSLAB_BATCH_SIZE``); default 200.
     store_patient_name
         Reserved: patient names are never stored in this version (must be false).
+    not_patient_patterns
+        Regular expressions (Python ``re``, case-insensitive, searched anywhere) that mark a study as not a
+        patient exam — phantoms, QA, constancy tests — when the Patient's Name (0010,0010) or Patient ID
+        (0010,0020) matches one (``DMSLAB_NOT_PATIENT_PATTERNS``: a JSON list, or comma-separated patterns
+        without commas). Checked at ingest, where
+        the name is still known; the match is stored as ``study.exclusion_reason`` (``not_patient_pattern:
+        <pattern>``), and such studies, like objects with Quality Control Image (0028,0300) or Quality
+        Control Subject (0010,0200) YES, are left out of statistics, DRL audits and alerts by default.
+        Default :data:`DEFAULT_NOT_PATIENT_PATTERNS`; an empty list turns the name check off. A pattern that
+        matches an empty name (it would exclude every study) is an error.
     receiver
         ``dmslab receive``: AE title, port, allow-list, inbox, TLS (``[receiver]``, see
         :class:`~dmslab.config.ReceiverSettings`).
@@ -64,6 +80,7 @@ class Settings:
     workers: int = max(1, os.cpu_count() or 1)
     batch_size: int = 200
     store_patient_name: bool = False
+    not_patient_patterns: tuple[str, ...] = DEFAULT_NOT_PATIENT_PATTERNS
     receiver: ReceiverSettings = field(default_factory=ReceiverSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     qr: QrSettings = field(default_factory=QrSettings)
@@ -77,6 +94,7 @@ class Settings:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.store_patient_name:
             raise ConfigError("store_patient_name=true is not supported: dmslab stores no patient names")
+        _check_patterns(self.not_patient_patterns)
 
     def masked(self) -> dict[str, Any]:
         """The settings for logging, with the password of the database URL hidden."""
@@ -90,8 +108,37 @@ class Settings:
     def core_environment(self) -> dict[str, str]:
         """The core settings as ``DMSLAB_*`` environment variables (password included), for a child process
         that calls :func:`load_settings`."""
-        return {f"DMSLAB_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)
+        def text(v: Any) -> str:  # a list as JSON: a regular expression may hold commas
+            return json.dumps(list(v)) if isinstance(v, tuple) else str(v)
+
+        return {f"DMSLAB_{f.name.upper()}": text(getattr(self, f.name)) for f in fields(self)
                 if f.name not in _SECTIONS}
+
+
+def _json_list(text: str) -> list[str]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"[dmslab] not_patient_patterns: {text!r} is neither a JSON list nor comma-separated "
+                          f"patterns ({exc})") from None
+    if not isinstance(value, list):
+        raise ConfigError(f"[dmslab] not_patient_patterns must be a list, got {text!r}")
+    return [str(v) for v in value]
+
+
+def _check_patterns(patterns: tuple[str, ...]) -> None:
+    """Every ``not_patient_patterns`` entry compiles and does not match an empty name."""
+    if not isinstance(patterns, tuple) or not all(isinstance(p, str) for p in patterns):
+        raise ConfigError(f"[dmslab] not_patient_patterns must be a list of regular expressions, got {patterns!r}")
+    for p in patterns:
+        try:
+            rx = re.compile(p, re.IGNORECASE)
+        except re.error as exc:
+            raise ConfigError(f"[dmslab] not_patient_patterns: {p!r} is not a valid regular expression ({exc}); "
+                              "use Python re syntax, e.g. 'phantom' or '^QA[0-9]+$'") from None
+        if rx.search("") is not None:
+            raise ConfigError(f"[dmslab] not_patient_patterns: {p!r} matches an empty name and would exclude "
+                              "every study; give a pattern that needs at least one character")
 
 
 def _core_fields() -> set[str]:
@@ -116,7 +163,10 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"unknown setting(s) {sorted(unknown)}; allowed: {sorted(names)}")
     home = Path(os.environ.get("DMSLAB_HOME", overrides.get("home") or "~/.dmslab")).expanduser()
     env = {k: v for k, v in env_names(Settings).items() if k in names}
-    values = {k: coerce(Settings, k, v) for k, v in read_layers(home, "dmslab", env, overrides).items()}
+    raw = read_layers(home, "dmslab", env, overrides)
+    if isinstance(raw.get("not_patient_patterns"), str) and raw["not_patient_patterns"].lstrip().startswith("["):
+        raw["not_patient_patterns"] = _json_list(raw["not_patient_patterns"])
+    values = {k: coerce(Settings, k, v) for k, v in raw.items()}
     home = values.setdefault("home", home)
     values.setdefault("database_url", f"sqlite:///{home / 'dmslab.sqlite'}")
     values.setdefault("key_file", home / "pseudonym.key")

@@ -8,7 +8,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,9 @@ from pathlib import Path
 import pydicom
 from pydicom.errors import InvalidDicomError
 
+from dmslab.config import DEFAULT_NOT_PATIENT_PATTERNS
 from dmslab.errors import IngestError
+from dmslab.ingest._exclusion import with_exclusion
 from dmslab.ingest._registry import find_importer
 from dmslab.ingest._structure import truncation
 from dmslab.ingest.rdsr._fastread import read_sr
@@ -102,8 +104,13 @@ class _WithHash(Exception):
         self.digest = digest
 
 
-def parse_file(path: str | os.PathLike[str], pseudonymise: Pseudonymiser) -> Outcome:
-    """Read and parse one file; every failure becomes an :class:`Outcome` with a reason."""
+def parse_file(path: str | os.PathLike[str], pseudonymise: Pseudonymiser, *,
+               not_patient_patterns: Sequence[str] = DEFAULT_NOT_PATIENT_PATTERNS) -> Outcome:
+    """Read and parse one file; every failure becomes an :class:`Outcome` with a reason.
+
+    ``not_patient_patterns`` (the setting of that name) mark phantom and QA studies: see
+    :func:`dmslab.ingest._exclusion.exclusion_reason`.
+    """
     p = Path(path)
     t0 = time.perf_counter()
     try:
@@ -119,6 +126,7 @@ def parse_file(path: str | os.PathLike[str], pseudonymise: Pseudonymiser) -> Out
     source = SourceRecord(sha256=digest, path=str(p), **ids)
     try:
         report = find_importer(ds).ingest(ds, pseudonymise=pseudonymise, source=source)
+        report = with_exclusion(report, ds, not_patient_patterns)
     except IngestError as exc:
         return Outcome(str(p), digest, reason=exc.reason, detail=exc.detail, sop_instance_uid=sop,
                        sop_class_uid=sop_class, study_uid=study)
@@ -131,26 +139,30 @@ def parse_file(path: str | os.PathLike[str], pseudonymise: Pseudonymiser) -> Out
 
 
 _WORKER_PSEUDO: Pseudonymiser | None = None
+_WORKER_PATTERNS: tuple[str, ...] = DEFAULT_NOT_PATIENT_PATTERNS
 
 
-def _init_worker(key: bytes) -> None:
-    global _WORKER_PSEUDO
+def _init_worker(key: bytes, patterns: tuple[str, ...] = DEFAULT_NOT_PATIENT_PATTERNS) -> None:
+    global _WORKER_PSEUDO, _WORKER_PATTERNS
     _WORKER_PSEUDO = Pseudonymiser(key)
+    _WORKER_PATTERNS = patterns
 
 
 def _parse_in_worker(path: str) -> Outcome:
     assert _WORKER_PSEUDO is not None
-    return parse_file(path, _WORKER_PSEUDO)
+    return parse_file(path, _WORKER_PSEUDO, not_patient_patterns=_WORKER_PATTERNS)
 
 
-def parse_many(paths: list[str], key: bytes, *, workers: int = 1, chunksize: int = 16) -> Iterator[Outcome]:
+def parse_many(paths: list[str], key: bytes, *, workers: int = 1, chunksize: int = 16,
+               not_patient_patterns: Sequence[str] = DEFAULT_NOT_PATIENT_PATTERNS) -> Iterator[Outcome]:
     """Parse ``paths`` in order, in ``workers`` processes (1 = in this process)."""
+    patterns = tuple(not_patient_patterns)
     if workers <= 1 or len(paths) < 2 * chunksize:
         pseudo = Pseudonymiser(key)
         for p in paths:
-            yield parse_file(p, pseudo)
+            yield parse_file(p, pseudo, not_patient_patterns=patterns)
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(key,)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(key, patterns)) as pool:
         yield from pool.map(_parse_in_worker, paths, chunksize=chunksize)
 
 

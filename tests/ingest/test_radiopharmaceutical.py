@@ -291,3 +291,27 @@ def test_store_links_organ_doses_to_their_administration(pseudo, db_url):
     assert list(got["dose_mgy"]) == [4.73, pytest.approx(15.2)] and list(got["activity_mbq"]) == [185.0, 185.0]
     assert got.loc[1, "mass_g"] == 1800.0 and got.loc[1, "unit_fixes"] == "dose_mgy: Gy"
     assert got.loc[0, "reference_authority"] == "ICRP Publication 128" and pd.isna(got.loc[0, "mass_g"])
+
+
+def _comment_item(text: str) -> Dataset:
+    return _item("TEXT", ("121106", "DCM", "Comment"), TextValue=text)
+
+
+@pytest.mark.parametrize(("on_admin", "on_report", "want"), [
+    ("extravasation suspected, left arm", None, "extravasation suspected, left arm"),
+    (None, "patient moved, repeat scan", "patient moved, repeat scan"),
+    ("given at 09:05", "report comment", "given at 09:05"),  # the administration's own comment wins
+    (None, None, None),
+])
+def test_administration_comment_is_stored(pseudo, db_url, on_admin, on_report, want):
+    ds = rrdsr(extra=[_comment_item(on_admin)] if on_admin else None)
+    if on_report:
+        ds.ContentSequence.append(_comment_item(on_report))
+    rep = parse_rrdsr(ds, pseudonymise=pseudo, source=SRC)
+    assert rep.nm_events[0].comment == want
+    store = Store(db_url)
+    store.write([rep])
+    with store.engine.connect() as conn:
+        got = conn.execute(sa.text("select comment from nm_event")).scalar_one()
+    store.close()
+    assert got == want

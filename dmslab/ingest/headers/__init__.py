@@ -1,5 +1,6 @@
 """Dose data from image headers: CR/DX/PX, MG, breast tomosynthesis/projection, XA/RF (incl. Enhanced),
-CT (incl. Enhanced), NM and PET images (never secondary captures, never SRs).
+CT (incl. Enhanced), NM and PET images; never SRs, and of secondary captures only the mammography dose
+objects some vendors send as SC (quirk mg-secondary-capture, :func:`header_kind`).
 
 Each image gives one study record (``source_kind="header"``) and its exposure or administration; images
 of one study merge in the store by (study UID, modality), and repeated exposures (For-Processing and
@@ -9,7 +10,7 @@ For-Presentation copies, every slice of a CT event, every frame of a PET series)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydicom.dataset import Dataset
 
@@ -21,9 +22,11 @@ from dmslab.ingest.headers.ct import ct_event, is_secondary
 from dmslab.ingest.headers.nm import nm_events
 from dmslab.ingest.headers.projection import proj_event
 from dmslab.pseudonym import Pseudonymiser
+from dmslab.quirks import note
 from dmslab.records import CtEventRecord, DoseReport, NmEventRecord, ProjEventRecord, SourceRecord
 
-__all__ = ["ENHANCED_SOP_CLASSES", "HEADER_SOP_CLASSES", "HeaderImporter", "parse_header"]
+__all__ = ["ENHANCED_SOP_CLASSES", "HEADER_SOP_CLASSES", "SC_SOP_CLASSES", "HeaderImporter", "header_kind",
+           "parse_header"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,30 @@ HEADER_SOP_CLASSES: dict[str, tuple[str, str]] = {
 ENHANCED_SOP_CLASSES = frozenset({_P + "13.1.3", _P + "13.1.4", _P + "13.1.5", _P + "12.1.1", _P + "12.2.1",
                                   _P + "2.1"})
 _AGD_SIDE = {"L": "agd_left_mgy", "R": "agd_right_mgy"}
+#: Secondary Capture Image Storage and the multi-frame SCs (single bit, greyscale byte/word, true colour).
+SC_SOP_CLASSES = frozenset({_P + "7", _P + "7.1", _P + "7.2", _P + "7.3", _P + "7.4"})
+#: Mammography dose attributes that make a Modality MG secondary capture a dose object (one is enough).
+_MG_SC_DOSE = ("OrganDose", "EntranceDoseInmGy", "ExposureInuAs")
+
+
+def _is_mg_dose_capture(ds: Dataset) -> bool:
+    return (str(ds.get("SOPClassUID", "")).strip() in SC_SOP_CLASSES
+            and (header_text(ds, "Modality") or "").upper() == "MG"
+            and any(header_text(ds, k) for k in _MG_SC_DOSE))
+
+
+def header_kind(ds: Dataset) -> tuple[str, str] | None:
+    """(kind of image, study modality) of an object whose header this importer reads, else ``None``.
+
+    The image classes of :data:`HEADER_SOP_CLASSES`, and a Secondary Capture with Modality MG that carries
+    mammography dose attributes (OrganDose, EntranceDoseInmGy or ExposureInuAs): vendors' "proprietary
+    projection" objects (quirk mg-secondary-capture), read as a mammography image. Other secondary captures
+    (CT dose screens: the OCR importer) are not header objects.
+    """
+    found = HEADER_SOP_CLASSES.get(str(ds.get("SOPClassUID", "")).strip())
+    if found is None and _is_mg_dose_capture(ds):
+        return "mammography", "MG"
+    return found
 
 
 def _totals(event: ProjEventRecord, kind: str) -> dict[str, float]:
@@ -77,7 +104,10 @@ def parse_header(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceReco
         never (header units are defined by the standard).
     """
     sop_class = str(ds.get("SOPClassUID", "")).strip()
-    kind, modality = HEADER_SOP_CLASSES[sop_class]
+    found = header_kind(ds)
+    if found is None:
+        raise IngestError("no_importer", f"SOP class {sop_class or '(none)'} carries no header dose data dmslab reads")
+    kind, modality = found
     if sop_class in ENHANCED_SOP_CLASSES:
         ds = flattened(ds)
     patient, _ = patient_from(ds, pseudonymise)
@@ -91,6 +121,8 @@ def parse_header(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceReco
                           "or processed copy of a run), not an exposure; its run is read from the original object")
     if kind in ("projection", "mammography", "xa"):
         event = proj_event(ds, mammo=kind == "mammography", xa=kind == "xa")
+        if sop_class in SC_SOP_CLASSES:
+            event = replace(event, unit_fixes=(*event.unit_fixes, note("mg-secondary-capture")))
         proj, totals = (event,), _totals(event, kind)
     elif kind == "ct":
         ct = (ct_event(ds),)
@@ -113,8 +145,8 @@ class HeaderImporter:
     name: str = "header"
 
     def can_ingest(self, ds: Dataset) -> bool:
-        """True for the image classes of :data:`HEADER_SOP_CLASSES`."""
-        return str(ds.get("SOPClassUID", "")).strip() in HEADER_SOP_CLASSES
+        """True for the image classes of :data:`HEADER_SOP_CLASSES` and mammography dose SCs (:func:`header_kind`)."""
+        return header_kind(ds) is not None
 
     def ingest(self, ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRecord) -> DoseReport:
         """Parse the header; see :func:`parse_header`."""

@@ -29,9 +29,9 @@ _EVENT_NUMS: NumSpec = {
     c.CTDIVOL_NOTIFICATION_VALUE: ("notification_ctdivol_mgy", "dose_mgy"),
     c.DLP_NOTIFICATION_VALUE: ("notification_dlp_mgycm", "dlp"),
     c.CTDIVOL_FORWARD: ("forward_ctdivol_mgy", "dose_mgy"),
-    c.ACCUM_CTDIVOL_FORWARD: ("forward_ctdivol_mgy", "dose_mgy"),
+    c.ACCUM_CTDIVOL_FORWARD: ("accumulated_forward_ctdivol_mgy", "dose_mgy"),
     c.DLP_FORWARD: ("forward_dlp_mgycm", "dlp"),
-    c.ACCUM_DLP_FORWARD: ("forward_dlp_mgycm", "dlp"),
+    c.ACCUM_DLP_FORWARD: ("accumulated_forward_dlp_mgycm", "dlp"),
 }
 _PHANTOM_CM = {c.PHANTOM_HEAD_16: 16, c.PHANTOM_BODY_32: 32}
 

@@ -8,6 +8,7 @@ from dmslab.errors import IngestError
 from dmslab.ingest._header import parse_dt
 from dmslab.ingest.rdsr._extract import Extractor, NumSpec
 from dmslab.ingest.rdsr._tree import Item
+from dmslab.quirks import note
 from dmslab.records import PlaneRecord, ProjEventRecord
 
 __all__ = ["planes", "proj_events"]
@@ -67,6 +68,23 @@ _PLANE_NUMS: NumSpec = {
 _AGD_FIELD = {"L": "agd_left_mgy", "R": "agd_right_mgy", "B": "agd_both_mgy"}
 
 
+def _laterality(ex: Extractor, item: Item | None, field: str) -> str | None:
+    """R, L or B of a Laterality (SCT 272741003) item, in any of its codings; ``None`` when absent or unknown.
+
+    Qualifier values (CID 244) and the breast codes some vendors send instead (right breast SCT 73056007 /
+    SRT T-04020, left breast SCT 80248007 / SRT T-04030; quirk breast-code-laterality, recorded in
+    ``unit_fixes``) are accepted. An unknown code is flagged on the record.
+    """
+    if item is None or not isinstance(item.value, CodeKey):
+        return None
+    side = c.laterality_for(item.value)
+    if side is None:
+        ex.flags.append(f"{field}: laterality {item.value.scheme}:{item.value.value} not recognised")
+    elif item.value in c.BREAST_LATERALITY:
+        ex.fixes.append(note("breast-code-laterality", field))
+    return side
+
+
 def _reference_point(idx: dict[CodeKey, list[Item]]) -> str | None:
     items = idx.get(c.REFERENCE_POINT_DEFINITION)
     if not items:
@@ -107,7 +125,10 @@ def _event(event: Item, i: int) -> ProjEventRecord:
     ex.code(idx, c.ACQUISITION_PLANE, "plane")
     ex.code(idx, c.IRRADIATION_EVENT_TYPE, "event_type")
     ex.code(idx, c.TARGET_REGION, "target_region_code", meaning_field="target_region", labelled=False)
-    ex.code(idx, c.LATERALITY, "laterality")
+    lat = idx.get(c.LATERALITY)
+    if lat and isinstance(lat[0].value, CodeKey):
+        key = lat[0].value
+        ex.values["laterality"] = _laterality(ex, lat[0], "laterality") or f"{key.scheme}:{key.value}"
     ex.text(idx, c.IMAGE_VIEW, "view")
     ex.text(idx, c.ACQUISITION_PROTOCOL, "acquisition_protocol")
     ex.text(idx, c.ANODE_TARGET, "anode")
@@ -136,9 +157,8 @@ def _plane(acc: Item, i: int) -> PlaneRecord:
     idx = acc.index()
     ex.take(idx, _PLANE_NUMS)
     for item in idx.get(c.ACCUMULATED_AGD, []):
-        lat = item.child(c.LATERALITY)
-        side = c.label_for(lat.value) if lat is not None and isinstance(lat.value, CodeKey) else "B"
-        field = _AGD_FIELD.get(side, "agd_both_mgy")
+        side = _laterality(ex, item.child(c.LATERALITY), "agd_both_mgy")  # unknown side: counted as both
+        field = _AGD_FIELD.get(side or "B", "agd_both_mgy")
         v = ex.num(item, field, "dose_mgy")
         if v is not None:
             ex.values[field] = ex.values.get(field, 0.0) + v

@@ -82,7 +82,15 @@ def _event_uid(admin: Item, i: int) -> str:
     return uid
 
 
-def _administration(admin: Item, i: int) -> NmEventRecord:
+def _comment(admin: Item, document_comment: str | None) -> str | None:
+    """The administration's Comment (DCM 121106, a direct child), else the report's own Comment (TID 10021)."""
+    item = admin.child(c.COMMENT)
+    if item is not None and isinstance(item.value, str) and item.value.strip():
+        return item.value.strip()
+    return document_comment
+
+
+def _administration(admin: Item, i: int, document_comment: str | None = None) -> NmEventRecord:
     ex = Extractor("nm_event", f"administration[{i}]")
     idx = admin.index(stop=frozenset({ORGAN_DOSE_INFORMATION}))
     uid = _event_uid(admin, i)
@@ -102,6 +110,7 @@ def _administration(admin: Item, i: int) -> NmEventRecord:
         items = idx.get(key)
         if items and items[0].value:
             ex.values[field] = parse_dt(items[0].value)
+    ex.values["comment"] = _comment(admin, document_comment)
     ex.values = {k: v for k, v in ex.values.items() if v is not None}
     record: NmEventRecord = ex.build(NmEventRecord, event_uid=uid, origin="rdsr")
     return record
@@ -123,7 +132,8 @@ def parse_rrdsr(ds: Dataset, *, pseudonymise: Pseudonymiser, source: SourceRecor
     if root.concept is not None and root.concept != c.RADIOPHARMACEUTICAL_DOSE_REPORT:
         raise IngestError("not_a_dose_report", f"SR root concept {root.concept} is not DCM 113500")
     admins = root.children_of(ADMINISTRATION)
-    events = tuple(_administration(a, i) for i, a in enumerate(admins))
+    report_comment = _comment(root, None)
+    events = tuple(_administration(a, i, report_comment) for i, a in enumerate(admins))
     doses = tuple(d for i, (a, e) in enumerate(zip(admins, events, strict=True))
                   for d in organ_doses(a, e.event_uid, where=f"administration[{i}]"))
     patient, _ = patient_from(ds, pseudonymise)
