@@ -139,9 +139,9 @@ class Store:
                 raise  # the database went away: not the batch's fault
             raise StoreError(f"writing {len(batch)} object(s) failed: {type(exc.orig).__name__}: "
                              f"{str(exc.orig).splitlines()[0] if str(exc.orig) else ''}") from exc
-        except Exception:
+        except Exception as exc:  # whatever the batch held that could not be written: the caller retries alone
             self._equipment_ids.clear()
-            raise
+            raise StoreError(f"writing {len(batch)} object(s) failed: {type(exc).__name__}: {exc}") from exc
         c = writer.counts
         return WriteSummary(c["ingested"], c["duplicate"], c["rejected"], c["new_events"], c["flagged"],
                             dict(c["reasons"]), superseded=c["superseded"], lock_wait_s=waited + writer.lock_wait_s)
