@@ -23,6 +23,14 @@ from dmslab.store._concurrency import insert_ignore, lock_keys
 from dmslab.store._merge import ADDITIVE_TOTALS, SOURCE_RANK, merge_totals, report_kind, source_label, source_rank
 from dmslab.store._nm_organ import insert_nm_organ_doses
 from dmslab.store._sop import REUSED_FLAG, Seen, add_flag, reuse_flag, seen_objects
+from dmslab.store._study_state import (
+    StudyState,
+    correct_events,
+    insert_planes,
+    merge_planes,
+    report_event_uids,
+    same_administration,
+)
 from dmslab.store.schema import table
 
 __all__ = ["BatchWriter", "Rejection"]
@@ -46,43 +54,6 @@ class Rejection:
     study_uid: str | None = None
 
 
-def _same_administration(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    key_a = a.get("radionuclide_code") or (a.get("radionuclide") or "").lower()
-    key_b = b.get("radionuclide_code") or (b.get("radionuclide") or "").lower()
-    if not key_a or key_a != key_b:
-        return False
-    ta, tb = a.get("start_datetime"), b.get("start_datetime")
-    return ta is None or tb is None or abs((ta - tb).total_seconds()) <= 3600
-
-
-def _event_uids(rep: DoseReport) -> set[str]:
-    uids = {e.event_uid for e in rep.ct_events}
-    uids.update(e.event_uid for e in rep.proj_events)
-    uids.update(e.event_uid for e in rep.nm_events)
-    return uids
-
-
-@dataclass(slots=True)
-class _Study:
-    id: int
-    row: dict[str, Any]
-    events: set[str]
-    n_events: int
-    touched: bool = False
-    new: bool = False
-    first_pending: bool = False
-    nm_rows: list[dict[str, Any]] | None = None
-    rank: int = 0  # rank of the best dose source stored (0: none yet, or manual entries only)
-    best_kind: str | None = None
-    best_sop: str | None = None
-
-    def saw(self, kind: str, sop: str | None) -> None:
-        """Note that an object of ``kind`` now counts for the study."""
-        rank = source_rank(kind)
-        if rank is not None and rank > self.rank:
-            self.rank, self.best_kind, self.best_sop = rank, kind, sop
-
-
 @dataclass(slots=True)
 class BatchWriter:
     """Writes one batch inside an open transaction ``conn``; ``equipment_ids`` is the store's cache."""
@@ -94,7 +65,7 @@ class BatchWriter:
                                                               "reasons": {}})
     _sources: list[dict[str, Any]] = field(default_factory=list)
     _events: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {t: [] for t in _EVENT_TABLES})
-    _studies: dict[tuple[str, str], _Study] = field(default_factory=dict)
+    _studies: dict[tuple[str, str], StudyState] = field(default_factory=dict)
     _patients: dict[str, int] = field(default_factory=dict)
     _seen: dict[str, list[Seen]] = field(default_factory=dict)
     _organ_doses: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
@@ -145,7 +116,7 @@ class BatchWriter:
             m = dict(row._mapping)
             if (m["study_uid"], m["modality"]) in self._studies:
                 continue
-            study = _Study(m["id"], m, self._event_uids(m["id"]), m["n_events"] or 0)
+            study = StudyState(m["id"], m, self._event_uids(m["id"]), m["n_events"] or 0)
             self._studies[(m["study_uid"], m["modality"])] = study
             loaded.append(study)
         by_id = {s.id: s for s in loaded}
@@ -215,7 +186,7 @@ class BatchWriter:
             self._supersede(study, kind, sop)
         study = self._study(rep, kind)
         if rep.study.source_kind == "manual" and study.events:
-            self._correct(study, rep)
+            correct_events(self.conn, study, rep)
         added = self._add_events(study, rep, kind)
         if rep.nm_organ_doses:
             self._organ_doses.append((study.id, rep.nm_organ_doses))
@@ -228,7 +199,7 @@ class BatchWriter:
         self.counts["new_events"] += added
         self.counts["flagged"] += int(rep.flagged)
 
-    def _not_counted(self, study: _Study, rep: DoseReport, kind: str, note: str | None) -> None:
+    def _not_counted(self, study: StudyState, rep: DoseReport, kind: str, note: str | None) -> None:
         """Record an object of a worse source than the study's best: kept in ``source_object``, not counted."""
         detail = (f"superseded by {source_label(study.best_kind)} {study.best_sop or '(no SOP Instance UID)'}: "
                   f"its {rep.n_events} event(s) from the {source_label(kind)} are not counted")
@@ -241,7 +212,7 @@ class BatchWriter:
         self.counts["superseded"] += 1
         logger.info("%s: %s", rep.source.sop_instance_uid, detail)
 
-    def _supersede(self, study: _Study, kind: str, sop: str | None) -> None:
+    def _supersede(self, study: StudyState, kind: str, sop: str | None) -> None:
         """A better source arrived: the study's events and planes go, their objects become ``superseded``."""
         rank = source_rank(kind) or 0
         kept = tuple(k for k, r in SOURCE_RANK.items() if r >= rank)
@@ -312,11 +283,11 @@ class BatchWriter:
                                 returning=["id", "study_uid", "modality"])
         for row in created:
             sid, key = row[0], (row[1], row[2])
-            self._studies[key] = _Study(int(sid), {**rows[key], "id": int(sid)}, set(), 0, new=True,
+            self._studies[key] = StudyState(int(sid), {**rows[key], "id": int(sid)}, set(), 0, new=True,
                                         first_pending=True)
         self._load_studies({k[0] for k in new if k not in self._studies})  # created by another writer meanwhile
 
-    def _other_objects(self, rep: DoseReport, study: _Study, seen: list[Seen]) -> str | None:
+    def _other_objects(self, rep: DoseReport, study: StudyState, seen: list[Seen]) -> str | None:
         """A note on the other stored objects of ``rep``'s SOP Instance UID (none: ``None``); a reused UID
         flags both studies (see :mod:`dmslab.store._sop`)."""
         sop = rep.source.sop_instance_uid
@@ -347,18 +318,18 @@ class BatchWriter:
                              flag)
         self.conn.execute(st.update().where(st.c.id == sid).values(flags=flags))
 
-    def _study(self, rep: DoseReport, kind: str) -> _Study:
+    def _study(self, rep: DoseReport, kind: str) -> StudyState:
         study = self._studies[(rep.study.study_uid, rep.study.modality)]
         if study.first_pending:  # this report created the study in _create
             study.first_pending = False
             return study
-        if rep.study.source_kind == "manual":  # corrections: see _correct, no merging of totals
+        if rep.study.source_kind == "manual":  # corrections: see correct_events, no merging
             return study
-        new_uids = _event_uids(rep)
+        new_uids = report_event_uids(rep)
         self._merge(study, {**record_values(rep.study), "source_kind": kind}, new_uids, rep)
         return study
 
-    def _merge(self, study: _Study, new: dict[str, Any], new_uids: set[str], rep: DoseReport) -> None:
+    def _merge(self, study: StudyState, new: dict[str, Any], new_uids: set[str], rep: DoseReport) -> None:
         fresh = new_uids - study.events
         sums = {"total_dlp_mgycm": sum(e.dlp_mgycm or 0.0 for e in rep.ct_events if e.event_uid in fresh),
                 "total_dap_gym2": sum(e.dap_gym2 or 0.0 for e in rep.proj_events if e.event_uid in fresh)}
@@ -376,9 +347,9 @@ class BatchWriter:
         study.row.update(update)
         st = table("study")
         self.conn.execute(st.update().where(st.c.id == study.id).values(**update))
-        self._merge_planes(study, rep, new_uids)
+        merge_planes(self.conn, study, rep, new_uids)
 
-    def _add_events(self, study: _Study, rep: DoseReport, kind: str) -> int:
+    def _add_events(self, study: StudyState, rep: DoseReport, kind: str) -> int:
         added = 0
         first = study.new and not study.events
         groups: tuple[tuple[str, Sequence[Any]], ...] = (
@@ -395,38 +366,12 @@ class BatchWriter:
                 self._events[name].append(row)
                 added += 1
         if first and rep.planes:
-            self._insert_planes(study, rep)
+            insert_planes(self.conn, study, rep)
         study.n_events += added
         study.touched = True
         return added
 
-    def _correct(self, study: _Study, rep: DoseReport) -> None:
-        """A manual report corrects the events it names: given values overwrite, review flags on them go.
-
-        Events the study does not have yet are added by :meth:`_add_events` as usual. Who entered the values
-        and why stays in the event's ``comment``.
-        """
-        t = table("ct_event")
-        for e in rep.ct_events:
-            if e.event_uid not in study.events:
-                continue
-            values = {k: v for k, v in record_values(e).items()
-                      if v is not None and k not in ("event_uid", "flags", "unit_fixes")}
-            row = self.conn.execute(sa.select(t.c.id, t.c.flags).where(
-                t.c.study_id == study.id, t.c.event_uid == e.event_uid)).first()
-            if row is None:  # added earlier in this same batch: not yet in the database
-                continue
-            kept = [f for f in (row.flags or "").split("; ")
-                    if f and not any(f.startswith(f"ocr_review: {k}") for k in values)]
-            self.conn.execute(t.update().where(t.c.id == row.id).values(**values, flags="; ".join(kept) or None))
-        if rep.study.total_dlp_mgycm is not None:
-            st = table("study")
-            kept = [f for f in (study.row.get("flags") or "").split("; ") if f and not f.startswith("ocr_review")]
-            update = {"total_dlp_mgycm": rep.study.total_dlp_mgycm, "flags": "; ".join(kept) or None}
-            study.row.update(update)
-            self.conn.execute(st.update().where(st.c.id == study.id).values(**update))
-
-    def _new_administration(self, study: _Study, row: dict[str, Any]) -> bool:
+    def _new_administration(self, study: StudyState, row: dict[str, Any]) -> bool:
         """False when ``row`` is an administration the study already has under another UID.
 
         Images of several series can describe one administration with different derived UIDs (and start
@@ -436,28 +381,10 @@ class BatchWriter:
         if study.nm_rows is None:
             t = table("nm_event")
             study.nm_rows = [dict(r._mapping) for r in self.conn.execute(sa.select(t).where(t.c.study_id == study.id))]
-        if any(_same_administration(r, row) for r in study.nm_rows):
+        if any(same_administration(r, row) for r in study.nm_rows):
             return False
         study.nm_rows.append(row)
         return True
-
-    def _insert_planes(self, study: _Study, rep: DoseReport) -> None:
-        self.conn.execute(table("proj_plane").insert(),
-                          [{"study_id": study.id, **record_values(p)} for p in rep.planes])
-
-    def _merge_planes(self, study: _Study, rep: DoseReport, new_uids: set[str]) -> None:
-        t = table("proj_plane")
-        old = study.events
-        for plane in rep.planes:
-            values = record_values(plane)
-            row = self.conn.execute(sa.select(t).where(t.c.study_id == study.id, t.c.plane == plane.plane)
-                                    ).mappings().first()
-            if row is None:
-                self.conn.execute(t.insert().values(study_id=study.id, **values))
-                continue
-            totals = tuple(k for k in values if k.endswith(("_gym2", "_gy", "_s", "_mgy")) or k == "n_frames")
-            update, _flag = merge_totals(dict(row), values, old, new_uids, {}, keys=totals)
-            self.conn.execute(t.update().where(t.c.id == row["id"]).values(**update))
 
     # ---- flush --------------------------------------------------------------------------------------
     def _flush(self) -> None:
