@@ -15,6 +15,8 @@ __all__ = [
     "DmslabWarning",
     "IngestError",
     "KeyMissingError",
+    "StoreBusyError",
+    "StoreError",
     "UnknownUnitError",
     "VendorQuirkWarning",
     "warn_and_log",
@@ -81,6 +83,21 @@ class UnknownUnitError(IngestError):
             f"unit {unit!r} for {quantity} is not in the units map; add it to dmslab/data/units_map.csv "
             "with a source if it is a genuine vendor variant",
         )
+
+
+class StoreError(DmslabError):
+    """Writing to the store failed; the transaction was rolled back and nothing of the batch was kept.
+
+    ``dmslab.jobs`` retries such a batch object by object, so one bad object cannot block the others.
+    """
+
+
+class StoreBusyError(StoreError):
+    """Another writer held the database lock for longer than the store's lock timeout.
+
+    Nothing was written; the files stay where they are and a later run ingests them. Raise the timeout
+    (``Store(lock_timeout_s=...)``) or look for a writer that keeps its transaction open.
+    """
 
 
 class DmslabWarning(UserWarning):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dmslab.config import Settings
+from dmslab.errors import StoreBusyError, StoreError
 from dmslab.ingest import Outcome, iter_files, parse_many, quarantine
 from dmslab.pseudonym import Pseudonymiser, create_key
 from dmslab.records import DoseReport
@@ -101,8 +102,8 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings, *,
             summary.parse_s += o.parse_s
             batch.append(_as_item(o, settings, summary))
             if len(batch) >= settings.batch_size:
-                summary.write_s += _flush(st, batch, summary, progress)
-        summary.write_s += _flush(st, batch, summary, progress)
+                summary.write_s += _flush(st, batch, summary, progress, settings)
+        summary.write_s += _flush(st, batch, summary, progress, settings)
     finally:
         if own:
             st.close()
@@ -111,14 +112,48 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings, *,
 
 
 def _flush(st: Store, batch: list[DoseReport | Rejection], summary: IngestSummary,
-           progress: Callable[[int], None] | None) -> float:
+           progress: Callable[[int], None] | None, settings: Settings) -> float:
+    """Write ``batch`` in one transaction; if the store refuses it, write its objects one by one.
+
+    A lock wait beyond the store's timeout (:class:`~dmslab.errors.StoreBusyError`) is not retried: the run
+    stops and the files not yet written stay where they are.
+    """
     import time
 
     if not batch:
         return 0.0
     t = time.perf_counter()
-    summary.add(st.write(batch))
+    try:
+        summary.add(st.write(batch))
+    except StoreBusyError:
+        raise
+    except StoreError as exc:
+        logger.warning("batch of %d object(s) not written (%s); writing them one by one", len(batch), exc)
+        for item in batch:
+            _write_alone(st, item, summary, settings)
     if progress is not None:
         progress(len(batch))
     batch.clear()
     return time.perf_counter() - t
+
+
+def _write_alone(st: Store, item: DoseReport | Rejection, summary: IngestSummary, settings: Settings) -> None:
+    """Write one object; one the store still refuses is recorded as rejected (``store_failed``) and kept."""
+    try:
+        summary.add(st.write([item]))
+        return
+    except StoreBusyError:
+        raise
+    except StoreError as exc:
+        if isinstance(item, Rejection):
+            raise  # not even its rejection can be recorded: the store itself is failing
+        cause = str(exc)
+    src = item.source
+    outcome = Outcome(src.path or "", src.sha256, reason="store_failed", detail=cause,
+                      sop_instance_uid=src.sop_instance_uid, sop_class_uid=src.sop_class_uid,
+                      study_uid=src.study_uid)
+    kept = quarantine(outcome, settings.quarantine_dir) if src.path and Path(src.path).is_file() else outcome.path
+    summary.rejected_files.append((outcome.path, "store_failed", cause))
+    logger.warning("%s: not stored: %s", src.sop_instance_uid or src.path, cause)
+    summary.add(st.write([Rejection(src.sha256, kept, "store_failed", cause, src.sop_instance_uid,
+                                    src.sop_class_uid, src.study_uid)]))

@@ -6,6 +6,7 @@ SQLite file by default, PostgreSQL by URL. The store never parses DICOM: it rece
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,7 +15,9 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from dmslab.errors import StoreBusyError, StoreError
 from dmslab.records import DoseReport
+from dmslab.store._concurrency import begin_write, is_busy
 from dmslab.store._migrate import migrate
 from dmslab.store._writer import BatchWriter, Rejection
 from dmslab.store.schema import table
@@ -30,7 +33,8 @@ class WriteSummary:
 
     ``superseded`` counts objects whose events do not count because the study has a better dose source
     (see :mod:`dmslab.store._merge`): objects of this write refused, and objects stored before (or earlier
-    in this write) that a better one replaced.
+    in this write) that a better one replaced. ``lock_wait_s`` is the time (s) spent waiting for other
+    writers (see :mod:`dmslab.store._concurrency`).
     """
 
     ingested: int = 0
@@ -40,6 +44,7 @@ class WriteSummary:
     flagged: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     superseded: int = 0
+    lock_wait_s: float = 0.0
 
     def add(self, other: WriteSummary) -> None:
         """Accumulate ``other`` into this summary."""
@@ -49,12 +54,14 @@ class WriteSummary:
         self.new_events += other.new_events
         self.flagged += other.flagged
         self.superseded += other.superseded
+        self.lock_wait_s += other.lock_wait_s
         for k, v in other.reasons.items():
             self.reasons[k] = self.reasons.get(k, 0) + v
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_timeout_ms: int) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")  # first: the journal_mode switch may wait for it
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -70,6 +77,9 @@ class Store:
         SQLAlchemy URL, e.g. ``sqlite:///dmslab.sqlite`` or ``postgresql+psycopg://user@host/db``.
     migrate_schema
         Bring the schema to the newest revision on open (default).
+    lock_timeout_s
+        How long (s) a write waits for other writers (SQLite ``busy_timeout``, PostgreSQL ``lock_timeout``)
+        before it fails with :class:`~dmslab.errors.StoreBusyError`; waits longer than a second are logged.
 
     Examples
     --------
@@ -78,11 +88,15 @@ class Store:
     0
     """
 
-    def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
+    def __init__(self, url: str, *, migrate_schema: bool = True, lock_timeout_s: float = 60.0) -> None:
+        if not lock_timeout_s > 0:
+            raise ValueError(f"lock_timeout_s must be > 0 s, got {lock_timeout_s!r}")
         self.url = url
+        self.lock_timeout_s = float(lock_timeout_s)
         self.engine = sa.create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "connect",
+                            functools.partial(_sqlite_pragmas, busy_timeout_ms=int(self.lock_timeout_s * 1000)))
         if migrate_schema:
             migrate(self.engine)
         self._equipment_ids: dict[tuple[str | None, ...], int] = {}
@@ -96,22 +110,41 @@ class Store:
 
     # ---- writing ------------------------------------------------------------------------------------
     def write(self, items: Iterable[DoseReport | Rejection]) -> WriteSummary:
-        """Write reports and rejections in one transaction; idempotent on SOP Instance UID and event UID.
+        """Write reports and rejections in one transaction; idempotent on SOP Instance UID + SHA-256 and event UID.
 
         Per study (Study Instance UID and modality) only the best dose source counts: RDSR > dose screen >
         image headers (see :mod:`dmslab.store._merge`); the others are kept as ``superseded`` source objects.
+        Other writers may write at the same time (see :mod:`dmslab.store._concurrency`).
+
+        Raises
+        ------
+        StoreBusyError
+            Another writer held the lock longer than ``lock_timeout_s``; nothing was written.
+        StoreError
+            The database refused the batch (the transaction was rolled back; the error is chained).
         """
         batch = list(items)
         try:
             with self.engine.begin() as conn:
+                waited = begin_write(conn, self.lock_timeout_s)
                 writer = BatchWriter(conn, self._equipment_ids)
                 writer.write(batch)
-        except Exception:
+        except sa.exc.DBAPIError as exc:
             self._equipment_ids.clear()  # ids created in the rolled-back transaction are gone
-            raise
+            if is_busy(exc):
+                raise StoreBusyError(f"the database stayed locked by another writer for more than "
+                                     f"{self.lock_timeout_s:g} s; nothing of {len(batch)} object(s) was written "
+                                     f"(they stay where they are; ingest them again later)") from exc
+            if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) and exc.connection_invalidated:
+                raise  # the database went away: not the batch's fault
+            raise StoreError(f"writing {len(batch)} object(s) failed: {type(exc.orig).__name__}: "
+                             f"{str(exc.orig).splitlines()[0] if str(exc.orig) else ''}") from exc
+        except Exception as exc:  # whatever the batch held that could not be written: the caller retries alone
+            self._equipment_ids.clear()
+            raise StoreError(f"writing {len(batch)} object(s) failed: {type(exc).__name__}: {exc}") from exc
         c = writer.counts
         return WriteSummary(c["ingested"], c["duplicate"], c["rejected"], c["new_events"], c["flagged"],
-                            dict(c["reasons"]), superseded=c["superseded"])
+                            dict(c["reasons"]), superseded=c["superseded"], lock_wait_s=waited + writer.lock_wait_s)
 
     # ---- reading ------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

@@ -1,9 +1,11 @@
 """One write transaction: reports and rejections in, with as few database round trips as possible.
 
-Look-ups are done once per batch (SOP Instance UIDs already ingested, patients, existing studies and the
-best dose source each holds) and rows are inserted in bulk at the end (events, source objects); only a
-study seen for the first time costs a single INSERT ... RETURNING of its own. Which objects count, when
-a study arrives from several sources, is the precedence rule of :mod:`dmslab.store._merge`.
+Look-ups are done once per batch (SOP Instance UIDs already stored, patients, existing studies and the
+best dose source each holds) and rows are inserted in bulk at the end (events, source objects); the
+patients and studies seen for the first time cost one INSERT ... ON CONFLICT DO NOTHING each (see
+:mod:`dmslab.store._concurrency` for the locks that let several writers work at once). Which objects
+count, when a study arrives from several sources, is the precedence rule of :mod:`dmslab.store._merge`;
+what an already-seen SOP Instance UID means is the rule of :mod:`dmslab.store._sop`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from dmslab.records import DoseReport, EquipmentRecord, record_values
+from dmslab.store._concurrency import insert_ignore, lock_keys
 from dmslab.store._merge import ADDITIVE_TOTALS, SOURCE_RANK, merge_totals, report_kind, source_label, source_rank
 from dmslab.store._nm_organ import insert_nm_organ_doses
+from dmslab.store._sop import REUSED_FLAG, Seen, add_flag, reuse_flag, seen_objects
+from dmslab.store._study_state import (
+    StudyState,
+    correct_events,
+    insert_planes,
+    merge_planes,
+    report_event_uids,
+    same_administration,
+)
 from dmslab.store.schema import table
 
 __all__ = ["BatchWriter", "Rejection"]
@@ -42,43 +54,6 @@ class Rejection:
     study_uid: str | None = None
 
 
-def _same_administration(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    key_a = a.get("radionuclide_code") or (a.get("radionuclide") or "").lower()
-    key_b = b.get("radionuclide_code") or (b.get("radionuclide") or "").lower()
-    if not key_a or key_a != key_b:
-        return False
-    ta, tb = a.get("start_datetime"), b.get("start_datetime")
-    return ta is None or tb is None or abs((ta - tb).total_seconds()) <= 3600
-
-
-def _event_uids(rep: DoseReport) -> set[str]:
-    uids = {e.event_uid for e in rep.ct_events}
-    uids.update(e.event_uid for e in rep.proj_events)
-    uids.update(e.event_uid for e in rep.nm_events)
-    return uids
-
-
-@dataclass(slots=True)
-class _Study:
-    id: int
-    row: dict[str, Any]
-    events: set[str]
-    n_events: int
-    touched: bool = False
-    new: bool = False
-    first_pending: bool = False
-    nm_rows: list[dict[str, Any]] | None = None
-    rank: int = 0  # rank of the best dose source stored (0: none yet, or manual entries only)
-    best_kind: str | None = None
-    best_sop: str | None = None
-
-    def saw(self, kind: str, sop: str | None) -> None:
-        """Note that an object of ``kind`` now counts for the study."""
-        rank = source_rank(kind)
-        if rank is not None and rank > self.rank:
-            self.rank, self.best_kind, self.best_sop = rank, kind, sop
-
-
 @dataclass(slots=True)
 class BatchWriter:
     """Writes one batch inside an open transaction ``conn``; ``equipment_ids`` is the store's cache."""
@@ -90,15 +65,16 @@ class BatchWriter:
                                                               "reasons": {}})
     _sources: list[dict[str, Any]] = field(default_factory=list)
     _events: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {t: [] for t in _EVENT_TABLES})
-    _studies: dict[tuple[str, str], _Study] = field(default_factory=dict)
+    _studies: dict[tuple[str, str], StudyState] = field(default_factory=dict)
     _patients: dict[str, int] = field(default_factory=dict)
-    _ingested_sops: dict[str, int | None] = field(default_factory=dict)
+    _seen: dict[str, list[Seen]] = field(default_factory=dict)
     _organ_doses: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
+    lock_wait_s: float = 0.0
 
     def write(self, items: Sequence[DoseReport | Rejection]) -> None:
         reports = [i for i in items if isinstance(i, DoseReport)]
         self._prefetch(reports)
-        self._create(reports)
+        self._create(self._fresh(reports))
         for item in items:
             if isinstance(item, Rejection):
                 self._reject(item)
@@ -116,23 +92,50 @@ class BatchWriter:
         return rows
 
     def _prefetch(self, reports: list[DoseReport]) -> None:
-        so, pt, st = table("source_object"), table("patient"), table("study")
-        ingested = sa.select(so.c.sop_instance_uid, so.c.study_id).where(so.c.status.in_(("ingested", "superseded")))
-        for row in self._in_chunks(so.c.sop_instance_uid, (r.source.sop_instance_uid for r in reports), ingested):
-            self._ingested_sops[row[0]] = row[1]
+        """Lock what the batch touches (two phases: SOP Instance UIDs, then the rest), then read it."""
+        sops = [r.source.sop_instance_uid for r in reports]
+        self.lock_wait_s += lock_keys(self.conn, (("sop", s) for s in sops if s is not None))
+        self._seen = seen_objects(self.conn, sops, _CHUNK)
+        study_keys = {(r.study.study_uid, r.study.modality) for r in reports}
+        study_keys.update(s.key for seen in self._seen.values() for s in seen)
+        self.lock_wait_s += lock_keys(self.conn, [
+            *(("study", *k) for k in study_keys),
+            *(("patient", r.patient.patient_key) for r in reports if r.patient is not None),
+            *(("equipment", *r.equipment.identity) for r in reports)])
+        pt = table("patient")
         for row in self._in_chunks(pt.c.patient_key, (r.patient.patient_key for r in reports if r.patient),
                                    sa.select(pt.c.patient_key, pt.c.id)):
             self._patients[row[0]] = row[1]
-        found = self._in_chunks(st.c.study_uid, (r.study.study_uid for r in reports), sa.select(st))
-        for row in found:
+        self._load_studies({r.study.study_uid for r in reports})
+
+    def _load_studies(self, uids: Iterable[str]) -> None:
+        """Stored studies of ``uids``: rows, event UIDs and the best dose source counting for each."""
+        so, st = table("source_object"), table("study")
+        loaded = []
+        for row in self._in_chunks(st.c.study_uid, uids, sa.select(st)):
             m = dict(row._mapping)
-            self._studies[(m["study_uid"], m["modality"])] = _Study(m["id"], m, self._event_uids(m["id"]),
-                                                                    m["n_events"] or 0)
-        by_id = {s.id: s for s in self._studies.values()}
+            if (m["study_uid"], m["modality"]) in self._studies:
+                continue
+            study = StudyState(m["id"], m, self._event_uids(m["id"]), m["n_events"] or 0)
+            self._studies[(m["study_uid"], m["modality"])] = study
+            loaded.append(study)
+        by_id = {s.id: s for s in loaded}
         counting = sa.select(so.c.study_id, so.c.source_kind, so.c.sop_instance_uid).where(
             so.c.status == "ingested").order_by(so.c.id)
         for sid, kind, sop in self._in_chunks(so.c.study_id, by_id, counting):
             by_id[sid].saw(kind or "header", sop)
+
+    def _fresh(self, reports: list[DoseReport]) -> list[DoseReport]:
+        """The reports that are not byte-identical copies (same SOP Instance UID and SHA-256) of a stored or
+        earlier one: the only ones that may create a patient or a study."""
+        pairs: set[tuple[str | None, str]] = {(sop, s.sha256) for sop, seen in self._seen.items() for s in seen}
+        fresh = []
+        for r in reports:
+            pair = (r.source.sop_instance_uid, r.source.sha256)
+            if pair[0] is None or pair not in pairs:
+                fresh.append(r)
+                pairs.add(pair)
+        return fresh
 
     def _event_uids(self, sid: int) -> set[str]:
         out: set[str] = set()
@@ -164,45 +167,52 @@ class BatchWriter:
 
     def _report(self, rep: DoseReport) -> None:
         sop = rep.source.sop_instance_uid
-        if sop is not None and sop in self._ingested_sops:
-            self._source(rep, study_id=self._ingested_sops[sop], status="duplicate", reason="duplicate_sop_instance",
-                         detail="SOP Instance UID already ingested; nothing changed", n_events=rep.n_events)
+        seen = self._seen.get(sop, []) if sop is not None else []
+        same = next((s for s in seen if s.sha256 == rep.source.sha256), None)
+        if same is not None:
+            self._source(rep, study_id=same.study_id, status="duplicate", reason="duplicate_sop_instance",
+                         detail="the same object (SOP Instance UID and SHA-256) is already stored; nothing changed",
+                         n_events=rep.n_events)
             self.counts["duplicate"] += 1
             return
         kind = report_kind(rep.source.importer, rep.study.source_kind)
         rank = source_rank(kind)
-        study = self._studies[(rep.study.study_uid, rep.study.modality)]
+        key = (rep.study.study_uid, rep.study.modality)
+        study = self._studies[key]
         if rank is not None and rank < study.rank:
-            self._not_counted(study, rep, kind)
+            self._not_counted(study, rep, kind, self._other_objects(rep, study, seen))
             return
         if rank is not None and 0 < study.rank < rank:
             self._supersede(study, kind, sop)
         study = self._study(rep, kind)
         if rep.study.source_kind == "manual" and study.events:
-            self._correct(study, rep)
+            correct_events(self.conn, study, rep)
         added = self._add_events(study, rep, kind)
         if rep.nm_organ_doses:
             self._organ_doses.append((study.id, rep.nm_organ_doses))
-        self._source(rep, study_id=study.id, status="ingested", n_events=rep.n_events, source_kind=kind)
+        self._source(rep, study_id=study.id, status="ingested", n_events=rep.n_events, source_kind=kind,
+                     detail=self._other_objects(rep, study, seen))
         study.saw(kind, sop)
         if sop is not None:
-            self._ingested_sops[sop] = study.id
+            self._seen.setdefault(sop, []).append(Seen(rep.source.sha256, study.id, key, rep.source.path))
         self.counts["ingested"] += 1
         self.counts["new_events"] += added
         self.counts["flagged"] += int(rep.flagged)
 
-    def _not_counted(self, study: _Study, rep: DoseReport, kind: str) -> None:
+    def _not_counted(self, study: StudyState, rep: DoseReport, kind: str, note: str | None) -> None:
         """Record an object of a worse source than the study's best: kept in ``source_object``, not counted."""
         detail = (f"superseded by {source_label(study.best_kind)} {study.best_sop or '(no SOP Instance UID)'}: "
                   f"its {rep.n_events} event(s) from the {source_label(kind)} are not counted")
         self._source(rep, study_id=study.id, status="superseded", reason=f"superseded_by_{study.best_kind}",
-                     detail=detail, n_events=rep.n_events, source_kind=kind)
-        if rep.source.sop_instance_uid is not None:
-            self._ingested_sops[rep.source.sop_instance_uid] = study.id
+                     detail="; ".join(p for p in (detail, note) if p), n_events=rep.n_events, source_kind=kind)
+        sop = rep.source.sop_instance_uid
+        if sop is not None:
+            self._seen.setdefault(sop, []).append(
+                Seen(rep.source.sha256, study.id, (rep.study.study_uid, rep.study.modality), rep.source.path))
         self.counts["superseded"] += 1
         logger.info("%s: %s", rep.source.sop_instance_uid, detail)
 
-    def _supersede(self, study: _Study, kind: str, sop: str | None) -> None:
+    def _supersede(self, study: StudyState, kind: str, sop: str | None) -> None:
         """A better source arrived: the study's events and planes go, their objects become ``superseded``."""
         rank = source_rank(kind) or 0
         kept = tuple(k for k, r in SOURCE_RANK.items() if r >= rank)
@@ -230,7 +240,8 @@ class BatchWriter:
         logger.info("study %s: %d event(s) of %d object(s) from the %s superseded by %s %s", study.id,
                     study.n_events, n, source_label(study.best_kind), source_label(kind), sop)
         study.events, study.n_events, study.nm_rows, study.new = set(), 0, [], False
-        study.row.update({k: None for k in (*ADDITIVE_TOTALS, "flags", "unit_fixes")})
+        reused = [f for f in str(study.row.get("flags") or "").split("; ") if f.startswith(REUSED_FLAG)]
+        study.row.update({k: None for k in (*ADDITIVE_TOTALS, "unit_fixes")}, flags="; ".join(reused) or None)
 
     def _equipment(self, eq: EquipmentRecord) -> int:
         key = eq.identity
@@ -248,43 +259,77 @@ class BatchWriter:
         self.equipment_ids[key] = int(row[0])  # type: ignore[index]
         return self.equipment_ids[key]
 
-    def _create(self, reports: list[DoseReport]) -> None:
-        """Insert, in bulk, the patients and studies this batch sees for the first time."""
-        fresh = [r for r in reports if r.source.sop_instance_uid not in self._ingested_sops]
+    def _create(self, fresh: list[DoseReport]) -> None:
+        """Insert the patients and studies this batch sees for the first time (ON CONFLICT DO NOTHING: one
+        another writer created meanwhile is read back and used)."""
         new_patients = {r.patient.patient_key: record_values(r.patient) for r in fresh
                         if r.patient is not None and r.patient.patient_key not in self._patients}
         if new_patients:
             pt = table("patient")
-            created = self.conn.execute(pt.insert().returning(pt.c.patient_key, pt.c.id, sort_by_parameter_order=True),
-                                        list(new_patients.values()))
-            self._patients.update({row[0]: int(row[1]) for row in created})
+            insert_ignore(self.conn, pt, [new_patients[k] for k in sorted(new_patients)], keys=["patient_key"])
+            for row in self._in_chunks(pt.c.patient_key, new_patients, sa.select(pt.c.patient_key, pt.c.id)):
+                self._patients[row[0]] = int(row[1])
         first: dict[tuple[str, str], DoseReport] = {}
         for r in fresh:
             first.setdefault((r.study.study_uid, r.study.modality), r)
-        new = [(k, r) for k, r in first.items() if k not in self._studies]
+        new = {k: r for k, r in sorted(first.items()) if k not in self._studies}
         if not new:
             return
-        st = table("study")
-        rows = [{**record_values(r.study), "source_kind": report_kind(r.source.importer, r.study.source_kind),
-                 "equipment_id": self._equipment(r.equipment),
-                 "patient_id": self._patients.get(r.patient.patient_key) if r.patient else None, "n_events": 0}
-                for _k, r in new]
-        ids = self.conn.execute(st.insert().returning(st.c.id, sort_by_parameter_order=True), rows).scalars().all()
-        for (key, _r), row, sid in zip(new, rows, ids, strict=True):
-            self._studies[key] = _Study(int(sid), {**row, "id": int(sid)}, set(), 0, new=True, first_pending=True)
+        rows = {k: {**record_values(r.study), "source_kind": report_kind(r.source.importer, r.study.source_kind),
+                    "equipment_id": self._equipment(r.equipment),
+                    "patient_id": self._patients.get(r.patient.patient_key) if r.patient else None, "n_events": 0}
+                for k, r in new.items()}
+        created = insert_ignore(self.conn, table("study"), list(rows.values()), keys=["study_uid", "modality"],
+                                returning=["id", "study_uid", "modality"])
+        for row in created:
+            sid, key = row[0], (row[1], row[2])
+            self._studies[key] = StudyState(int(sid), {**rows[key], "id": int(sid)}, set(), 0, new=True,
+                                        first_pending=True)
+        self._load_studies({k[0] for k in new if k not in self._studies})  # created by another writer meanwhile
 
-    def _study(self, rep: DoseReport, kind: str) -> _Study:
+    def _other_objects(self, rep: DoseReport, study: StudyState, seen: list[Seen]) -> str | None:
+        """A note on the other stored objects of ``rep``'s SOP Instance UID (none: ``None``); a reused UID
+        flags both studies (see :mod:`dmslab.store._sop`)."""
+        sop = rep.source.sop_instance_uid
+        key = (rep.study.study_uid, rep.study.modality)
+        notes = []
+        for other in seen:
+            if other.key == key:
+                notes.append(f"SOP Instance UID already stored with other content ({other.named()}): "
+                             "combined with the study by the merge rules")
+                continue
+            flag = reuse_flag(str(sop), other)
+            self._flag(study.id, flag)
+            if other.study_id is not None:
+                self._flag(other.study_id, reuse_flag(str(sop), Seen(rep.source.sha256, study.id, key,
+                                                                     rep.source.path)))
+            notes.append(flag)
+            logger.warning("%s: %s", rep.source.path, flag)
+        return "; ".join(dict.fromkeys(notes)) or None
+
+    def _flag(self, sid: int, flag: str) -> None:
+        """Add ``flag`` to the flags of study ``sid`` (the batch's copy of the row too)."""
+        st = table("study")
+        cached = next((s for s in self._studies.values() if s.id == sid), None)
+        if cached is not None:
+            flags = cached.row["flags"] = add_flag(cached.row.get("flags"), flag)
+        else:
+            flags = add_flag(self.conn.execute(sa.select(st.c.flags).where(st.c.id == sid)).scalar_one_or_none(),
+                             flag)
+        self.conn.execute(st.update().where(st.c.id == sid).values(flags=flags))
+
+    def _study(self, rep: DoseReport, kind: str) -> StudyState:
         study = self._studies[(rep.study.study_uid, rep.study.modality)]
         if study.first_pending:  # this report created the study in _create
             study.first_pending = False
             return study
-        if rep.study.source_kind == "manual":  # corrections: see _correct, no merging of totals
+        if rep.study.source_kind == "manual":  # corrections: see correct_events, no merging
             return study
-        new_uids = _event_uids(rep)
+        new_uids = report_event_uids(rep)
         self._merge(study, {**record_values(rep.study), "source_kind": kind}, new_uids, rep)
         return study
 
-    def _merge(self, study: _Study, new: dict[str, Any], new_uids: set[str], rep: DoseReport) -> None:
+    def _merge(self, study: StudyState, new: dict[str, Any], new_uids: set[str], rep: DoseReport) -> None:
         fresh = new_uids - study.events
         sums = {"total_dlp_mgycm": sum(e.dlp_mgycm or 0.0 for e in rep.ct_events if e.event_uid in fresh),
                 "total_dap_gym2": sum(e.dap_gym2 or 0.0 for e in rep.proj_events if e.event_uid in fresh)}
@@ -302,9 +347,9 @@ class BatchWriter:
         study.row.update(update)
         st = table("study")
         self.conn.execute(st.update().where(st.c.id == study.id).values(**update))
-        self._merge_planes(study, rep, new_uids)
+        merge_planes(self.conn, study, rep, new_uids)
 
-    def _add_events(self, study: _Study, rep: DoseReport, kind: str) -> int:
+    def _add_events(self, study: StudyState, rep: DoseReport, kind: str) -> int:
         added = 0
         first = study.new and not study.events
         groups: tuple[tuple[str, Sequence[Any]], ...] = (
@@ -321,38 +366,12 @@ class BatchWriter:
                 self._events[name].append(row)
                 added += 1
         if first and rep.planes:
-            self._insert_planes(study, rep)
+            insert_planes(self.conn, study, rep)
         study.n_events += added
         study.touched = True
         return added
 
-    def _correct(self, study: _Study, rep: DoseReport) -> None:
-        """A manual report corrects the events it names: given values overwrite, review flags on them go.
-
-        Events the study does not have yet are added by :meth:`_add_events` as usual. Who entered the values
-        and why stays in the event's ``comment``.
-        """
-        t = table("ct_event")
-        for e in rep.ct_events:
-            if e.event_uid not in study.events:
-                continue
-            values = {k: v for k, v in record_values(e).items()
-                      if v is not None and k not in ("event_uid", "flags", "unit_fixes")}
-            row = self.conn.execute(sa.select(t.c.id, t.c.flags).where(
-                t.c.study_id == study.id, t.c.event_uid == e.event_uid)).first()
-            if row is None:  # added earlier in this same batch: not yet in the database
-                continue
-            kept = [f for f in (row.flags or "").split("; ")
-                    if f and not any(f.startswith(f"ocr_review: {k}") for k in values)]
-            self.conn.execute(t.update().where(t.c.id == row.id).values(**values, flags="; ".join(kept) or None))
-        if rep.study.total_dlp_mgycm is not None:
-            st = table("study")
-            kept = [f for f in (study.row.get("flags") or "").split("; ") if f and not f.startswith("ocr_review")]
-            update = {"total_dlp_mgycm": rep.study.total_dlp_mgycm, "flags": "; ".join(kept) or None}
-            study.row.update(update)
-            self.conn.execute(st.update().where(st.c.id == study.id).values(**update))
-
-    def _new_administration(self, study: _Study, row: dict[str, Any]) -> bool:
+    def _new_administration(self, study: StudyState, row: dict[str, Any]) -> bool:
         """False when ``row`` is an administration the study already has under another UID.
 
         Images of several series can describe one administration with different derived UIDs (and start
@@ -362,28 +381,10 @@ class BatchWriter:
         if study.nm_rows is None:
             t = table("nm_event")
             study.nm_rows = [dict(r._mapping) for r in self.conn.execute(sa.select(t).where(t.c.study_id == study.id))]
-        if any(_same_administration(r, row) for r in study.nm_rows):
+        if any(same_administration(r, row) for r in study.nm_rows):
             return False
         study.nm_rows.append(row)
         return True
-
-    def _insert_planes(self, study: _Study, rep: DoseReport) -> None:
-        self.conn.execute(table("proj_plane").insert(),
-                          [{"study_id": study.id, **record_values(p)} for p in rep.planes])
-
-    def _merge_planes(self, study: _Study, rep: DoseReport, new_uids: set[str]) -> None:
-        t = table("proj_plane")
-        old = study.events
-        for plane in rep.planes:
-            values = record_values(plane)
-            row = self.conn.execute(sa.select(t).where(t.c.study_id == study.id, t.c.plane == plane.plane)
-                                    ).mappings().first()
-            if row is None:
-                self.conn.execute(t.insert().values(study_id=study.id, **values))
-                continue
-            totals = tuple(k for k in values if k.endswith(("_gym2", "_gy", "_s", "_mgy")) or k == "n_frames")
-            update, _flag = merge_totals(dict(row), values, old, new_uids, {}, keys=totals)
-            self.conn.execute(t.update().where(t.c.id == row["id"]).values(**update))
 
     # ---- flush --------------------------------------------------------------------------------------
     def _flush(self) -> None:
