@@ -89,17 +89,23 @@ class _Slots:
     def __init__(self, per_address: int, total: int) -> None:
         self.per_address, self.total = per_address, total
         self._held: Counter[str] = Counter()
+        self.taken = self.refused = self.peak = 0  # connections accepted, refused, most held at once
         self._lock = threading.Lock()
         self._logged: dict[str, float] = {}
 
     def take(self, host: str) -> str | None:
         """Take a slot for ``host``; ``None`` when taken, else why not."""
         with self._lock:
+            held = sum(self._held.values())
             if self._held[host] >= self.per_address:
+                self.refused += 1
                 return f"{host} already holds {self.per_address} connection(s) (max_associations_per_address)"
-            if sum(self._held.values()) >= self.total:
+            if held >= self.total:
+                self.refused += 1
                 return f"{self.total} connections are open (max_associations)"
             self._held[host] += 1
+            self.taken += 1
+            self.peak = max(self.peak, held + 1)
             return None
 
     def give(self, host: str) -> None:
@@ -234,6 +240,7 @@ class GuardedServer(ThreadedAssociationServer):
 
     daemon_threads = True  # stop() does not wait for associations (as with pynetdicom's server)
     block_on_close = False
+    request_queue_size = 128  # listen backlog (socketserver's 5 lets a burst of connects stall a modality's SYN)
 
     def __init__(self, *args: Any, policy: ReceivePolicy, **kwargs: Any) -> None:
         self.policy = policy
