@@ -44,7 +44,7 @@ def _receiver_settings(args: argparse.Namespace, settings: Settings) -> Any:
         settings.receiver, ae_title=args.ae_title, port=args.port, bind_address=args.bind, allowed_aets=args.allow,
         inbox_dir=args.inbox, min_free_bytes=args.min_free_bytes, after_ingest=args.after_ingest,
         archive_dir=args.archive_dir, tls_cert=args.tls_cert, tls_key=args.tls_key, tls_ca=args.tls_ca,
-        mpps=getattr(args, "mpps", None))
+        mpps=getattr(args, "mpps", None), allow_any=args.allow_any)
 
 
 def _wait_for_signal(stop: threading.Event, tick: Callable[[], None], *, child: bool = False) -> None:
@@ -114,8 +114,11 @@ def add_receive_command(add: Add, settings_from: SettingsFrom) -> argparse.Argum
     p = add("receive", "DICOM Storage SCP: receive dose objects into the inbox and ingest them")
     p.add_argument("--ae-title", help="our AE title (default DMSLAB)")
     p.add_argument("--port", type=int, help="TCP port (default 11112)")
-    p.add_argument("--bind", help="listen address (default 0.0.0.0)")
-    p.add_argument("--allow", action="append", help="calling AE title allowed to connect (repeat; default: any)")
+    p.add_argument("--bind", help="listen address (default 127.0.0.1, this machine only; 0.0.0.0: all interfaces)")
+    p.add_argument("--allow", action="append",
+                   help="calling AE title allowed to connect (repeat); required on a non-loopback --bind")
+    p.add_argument("--allow-any", action="store_true", default=None,
+                   help="accept any calling AE title on a non-loopback --bind (no allow-list), on purpose")
     p.add_argument("--inbox", help="inbox folder (default <home>/inbox)")
     p.add_argument("--min-free-bytes", type=int, help="refuse objects below this free disk space (bytes)")
     p.add_argument("--after-ingest", choices=["delete", "archive"], help="what to do with ingested files")
