@@ -7,6 +7,7 @@ import importlib
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -72,6 +73,34 @@ def _child_of(parent_pid: int, stop: threading.Event) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _run_worker_only(worker: Any, stop: threading.Event, *, parent_pid: int | None) -> int:
+    """Drain the inbox until a signal, or until the worker fails: then exit 1, so that whoever started us (the
+    receiver, systemd) restarts us — a worker thread that died must not leave a process that looks alive."""
+    worker.lock()
+    if parent_pid:
+        _child_of(parent_pid, stop)
+    failed = threading.Event()
+
+    def run() -> None:
+        try:
+            worker.run(stop)
+        except Exception as exc:  # logged and in the status file (IngestWorker.run): end the process
+            print(f"dmslab: error: ingest worker stopped: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            failed.set()
+            stop.set()
+
+    thread = threading.Thread(target=run, name="dmslab-ingest")
+    thread.start()
+    print(f"ingest worker draining {worker.inbox.root} into {worker.settings.masked()['database_url']}", flush=True)
+    try:
+        _wait_for_signal(stop, worker.status.flush, child=bool(parent_pid))
+    finally:
+        stop.set()
+        thread.join()
+        worker.close()
+    return 1 if failed.is_set() else 0
+
+
 def _cmd_receive(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     from dmslab.net.inbox import Inbox
     from dmslab.net.scp import Receiver
@@ -84,20 +113,8 @@ def _cmd_receive(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     logger.info("settings: %s; receiver: %s", settings.masked(), rs)
     stop = threading.Event()
     if args.worker_only:
-        worker = IngestWorker(Inbox(rs.inbox_dir, min_free_bytes=rs.min_free_bytes), settings, rs)
-        worker.lock()
-        if args.parent_pid:
-            _child_of(args.parent_pid, stop)
-        thread = threading.Thread(target=worker.run, args=(stop,), name="dmslab-ingest")
-        thread.start()
-        print(f"ingest worker draining {rs.inbox_dir} into {settings.masked()['database_url']}", flush=True)
-        try:
-            _wait_for_signal(stop, worker.status.flush, child=bool(args.parent_pid))
-        finally:
-            stop.set()
-            thread.join()
-            worker.close()
-        return 0
+        return _run_worker_only(IngestWorker(Inbox(rs.inbox_dir, min_free_bytes=rs.min_free_bytes), settings, rs),
+                                stop, parent_pid=args.parent_pid)
     receiver = Receiver(settings, rs, worker="none" if args.no_worker else args.worker)
     receiver.start()
     print(f"dmslab receiving as {rs.ae_title} on {rs.bind_address}:{receiver.port}"

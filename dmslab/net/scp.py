@@ -112,6 +112,8 @@ _WORKER_MODES = ("process", "thread", "none")
 def _run_worker(worker: IngestWorker, stop: Any) -> None:
     try:
         worker.run(stop)
+    except Exception:  # already logged and in the status file by IngestWorker.run; Receiver.supervise restarts us
+        return
     finally:
         worker.close()
 
@@ -205,6 +207,7 @@ class Receiver:
         return found
 
     def _start_worker(self) -> None:
+        self._started_at = time.monotonic()
         if self.worker_mode == "thread":
             worker = IngestWorker(self.inbox, self.settings, self.receiver)
             worker.lock()
@@ -212,7 +215,6 @@ class Receiver:
             self._runner = threading.Thread(target=_run_worker, args=(worker, self._stop), name="dmslab-ingest",
                                             daemon=True)
         elif self.worker_mode == "process":  # a new interpreter: nothing forked from a process with threads
-            self._started_at = time.monotonic()
             cmd = [sys.executable, "-m", "dmslab.cli", "receive", "--worker-only", "--parent-pid", str(os.getpid())]
             self._runner = subprocess.Popen(cmd, env=_worker_environment(self.settings, self.receiver),
                                             stdout=subprocess.DEVNULL)
@@ -221,10 +223,11 @@ class Receiver:
             self._runner.start()
 
     def supervise(self) -> None:
-        """Restart the worker process if it died (killed, crashed); the objects it had not finished are still
-        in the inbox. Called every second by ``dmslab receive`` and while waiting in :meth:`wait_drained`."""
+        """Restart the worker if it died (process killed or crashed, thread stopped by an error); the objects it had
+        not finished are still in the inbox. Called every second by ``dmslab receive`` and while waiting in
+        :meth:`wait_drained`. A worker that dies again soon after its start is restarted with exponential backoff."""
         runner = self._runner
-        if self.worker_mode != "process" or runner is None or runner.poll() is None:
+        if runner is None or self.worker_mode == "none" or self._worker_alive():
             return
         now = time.monotonic()
         if now < self._restart_at:
@@ -232,11 +235,19 @@ class Receiver:
         quick = now - self._started_at < 10.0
         self._restart_delay = min(self._restart_delay * 2, 60.0) if quick else 1.0
         self._restart_at = now + self._restart_delay
-        msg = (f"ingest worker process {runner.pid} ended with exit code {runner.returncode}; restarting it"
+        how = (f"process {runner.pid} ended with exit code {runner.returncode}" if self.worker_mode == "process"
+               else "thread stopped by an error")
+        msg = (f"ingest worker {how}; restarting it"
                + (f" (it ran < 10 s: next restart no sooner than {self._restart_delay:.0f} s)" if quick else ""))
         logger.error(msg)
         self.status.error(msg)
         self._start_worker()
+
+    def _worker_alive(self) -> bool:
+        runner = self._runner
+        if isinstance(runner, subprocess.Popen):
+            return runner.poll() is None
+        return bool(runner.is_alive()) or self._stop.is_set()
 
     def tick(self) -> None:
         """Periodic duties (call about once a second): supervise the worker, write the status file."""
