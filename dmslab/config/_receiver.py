@@ -28,10 +28,14 @@ class ReceiverSettings:
     port
         TCP port to listen on (``DMSLAB_PORT``; default 11112; 0 picks a free port).
     bind_address
-        Address to listen on (``DMSLAB_BIND_ADDRESS``; default ``0.0.0.0``, all IPv4 interfaces).
+        Address to listen on (``DMSLAB_BIND_ADDRESS``; default ``127.0.0.1``: this machine only; ``0.0.0.0`` for
+        all IPv4 interfaces).
     allowed_aets
-        Calling AE titles allowed to associate (``DMSLAB_ALLOWED_AETS``, comma separated); empty = any (a
-        warning is logged at start).
+        Calling AE titles allowed to associate (``DMSLAB_ALLOWED_AETS``, comma separated); empty = any, which the
+        receiver accepts on a loopback address only, unless ``allow_any`` is set.
+    allow_any
+        Listen on a non-loopback address with an empty ``allowed_aets`` (any calling AE may store objects)
+        (``DMSLAB_ALLOW_ANY``, ``--allow-any``; default false: the receiver refuses to start instead).
     inbox_dir
         The durable inbox (``DMSLAB_INBOX_DIR``; default ``<home>/inbox``).
     min_free_bytes
@@ -56,15 +60,27 @@ class ReceiverSettings:
     tls_ca
         PEM bundle of CAs whose client certificates are required (``DMSLAB_TLS_CA``; optional, mutual TLS).
     network_timeout_s
-        Idle seconds before an association is aborted (``DMSLAB_NETWORK_TIMEOUT_S``; default 60 s).
+        Idle seconds before an association is aborted, and the longest time one PDU may take to arrive once it has
+        begun (``DMSLAB_NETWORK_TIMEOUT_S``; default 30 s).
+    acse_timeout_s
+        Seconds a new connection has to complete its association (TLS handshake and A-ASSOCIATE-RQ) before it is
+        closed, so that silent or trickling connections free their slot fast (``DMSLAB_ACSE_TIMEOUT_S``; default
+        5 s).
+    max_associations
+        Connections served at once, all senders together; more are closed at accept
+        (``DMSLAB_MAX_ASSOCIATIONS``; default 20).
+    max_associations_per_address
+        Connections served at once from one IP address; more are closed at accept, so that one host cannot take
+        every slot (``DMSLAB_MAX_ASSOCIATIONS_PER_ADDRESS``; default 4, at most ``max_associations``).
     mpps
         Accept MPPS N-CREATE/N-SET on the receiver's port (``DMSLAB_MPPS``; default true).
     """
 
     ae_title: str = "DMSLAB"
     port: int = 11112
-    bind_address: str = "0.0.0.0"
+    bind_address: str = "127.0.0.1"
     allowed_aets: tuple[str, ...] = ()
+    allow_any: bool = False
     inbox_dir: Path = Path("inbox")
     min_free_bytes: int = 200 * 1024 * 1024
     max_object_bytes: int = 512 * 1024 * 1024
@@ -76,7 +92,10 @@ class ReceiverSettings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_ca: Path | None = None
-    network_timeout_s: float = 60.0
+    network_timeout_s: float = 30.0
+    acse_timeout_s: float = 5.0
+    max_associations: int = 20
+    max_associations_per_address: int = 4
     mpps: bool = True
 
     SECTION: ClassVar[str] = "receiver"
@@ -94,9 +113,16 @@ class ReceiverSettings:
             raise ConfigError(f"after_ingest must be one of {list(_AFTER)}, got {self.after_ingest!r}")
         if self.min_free_bytes < 0:
             raise ConfigError(f"min_free_bytes must be >= 0, got {self.min_free_bytes}")
-        for name in ("max_object_bytes", "ingest_batch", "poll_s", "max_backoff_s", "network_timeout_s"):
+        for name in ("max_object_bytes", "ingest_batch", "poll_s", "max_backoff_s", "network_timeout_s",
+                     "acse_timeout_s", "max_associations", "max_associations_per_address"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        self._check_pairs()
+
+    def _check_pairs(self) -> None:
+        if self.max_associations_per_address > self.max_associations:
+            raise ConfigError(f"max_associations_per_address ({self.max_associations_per_address}) must not exceed "
+                              f"max_associations ({self.max_associations})")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls_cert and tls_key must be given together (or neither)")
 

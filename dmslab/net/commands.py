@@ -7,6 +7,7 @@ import importlib
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -44,7 +45,7 @@ def _receiver_settings(args: argparse.Namespace, settings: Settings) -> Any:
         settings.receiver, ae_title=args.ae_title, port=args.port, bind_address=args.bind, allowed_aets=args.allow,
         inbox_dir=args.inbox, min_free_bytes=args.min_free_bytes, after_ingest=args.after_ingest,
         archive_dir=args.archive_dir, tls_cert=args.tls_cert, tls_key=args.tls_key, tls_ca=args.tls_ca,
-        mpps=getattr(args, "mpps", None))
+        mpps=getattr(args, "mpps", None), allow_any=args.allow_any)
 
 
 def _wait_for_signal(stop: threading.Event, tick: Callable[[], None], *, child: bool = False) -> None:
@@ -72,6 +73,34 @@ def _child_of(parent_pid: int, stop: threading.Event) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _run_worker_only(worker: Any, stop: threading.Event, *, parent_pid: int | None) -> int:
+    """Drain the inbox until a signal, or until the worker fails: then exit 1, so that whoever started us (the
+    receiver, systemd) restarts us — a worker thread that died must not leave a process that looks alive."""
+    worker.lock()
+    if parent_pid:
+        _child_of(parent_pid, stop)
+    failed = threading.Event()
+
+    def run() -> None:
+        try:
+            worker.run(stop)
+        except Exception as exc:  # logged and in the status file (IngestWorker.run): end the process
+            print(f"dmslab: error: ingest worker stopped: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            failed.set()
+            stop.set()
+
+    thread = threading.Thread(target=run, name="dmslab-ingest")
+    thread.start()
+    print(f"ingest worker draining {worker.inbox.root} into {worker.settings.masked()['database_url']}", flush=True)
+    try:
+        _wait_for_signal(stop, worker.status.flush, child=bool(parent_pid))
+    finally:
+        stop.set()
+        thread.join()
+        worker.close()
+    return 1 if failed.is_set() else 0
+
+
 def _cmd_receive(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     from dmslab.net.inbox import Inbox
     from dmslab.net.scp import Receiver
@@ -84,20 +113,8 @@ def _cmd_receive(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     logger.info("settings: %s; receiver: %s", settings.masked(), rs)
     stop = threading.Event()
     if args.worker_only:
-        worker = IngestWorker(Inbox(rs.inbox_dir, min_free_bytes=rs.min_free_bytes), settings, rs)
-        worker.lock()
-        if args.parent_pid:
-            _child_of(args.parent_pid, stop)
-        thread = threading.Thread(target=worker.run, args=(stop,), name="dmslab-ingest")
-        thread.start()
-        print(f"ingest worker draining {rs.inbox_dir} into {settings.masked()['database_url']}", flush=True)
-        try:
-            _wait_for_signal(stop, worker.status.flush, child=bool(args.parent_pid))
-        finally:
-            stop.set()
-            thread.join()
-            worker.close()
-        return 0
+        return _run_worker_only(IngestWorker(Inbox(rs.inbox_dir, min_free_bytes=rs.min_free_bytes), settings, rs),
+                                stop, parent_pid=args.parent_pid)
     receiver = Receiver(settings, rs, worker="none" if args.no_worker else args.worker)
     receiver.start()
     print(f"dmslab receiving as {rs.ae_title} on {rs.bind_address}:{receiver.port}"
@@ -114,8 +131,11 @@ def add_receive_command(add: Add, settings_from: SettingsFrom) -> argparse.Argum
     p = add("receive", "DICOM Storage SCP: receive dose objects into the inbox and ingest them")
     p.add_argument("--ae-title", help="our AE title (default DMSLAB)")
     p.add_argument("--port", type=int, help="TCP port (default 11112)")
-    p.add_argument("--bind", help="listen address (default 0.0.0.0)")
-    p.add_argument("--allow", action="append", help="calling AE title allowed to connect (repeat; default: any)")
+    p.add_argument("--bind", help="listen address (default 127.0.0.1, this machine only; 0.0.0.0: all interfaces)")
+    p.add_argument("--allow", action="append",
+                   help="calling AE title allowed to connect (repeat); required on a non-loopback --bind")
+    p.add_argument("--allow-any", action="store_true", default=None,
+                   help="accept any calling AE title on a non-loopback --bind (no allow-list), on purpose")
     p.add_argument("--inbox", help="inbox folder (default <home>/inbox)")
     p.add_argument("--min-free-bytes", type=int, help="refuse objects below this free disk space (bytes)")
     p.add_argument("--after-ingest", choices=["delete", "archive"], help="what to do with ingested files")

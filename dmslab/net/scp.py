@@ -22,6 +22,7 @@ from pynetdicom import AE, evt
 
 from dmslab.config import ReceiverSettings, Settings
 from dmslab.net import handlers
+from dmslab.net._guard import GuardedServer, ReceivePolicy, check_exposure, is_loopback
 from dmslab.net.inbox import Inbox
 from dmslab.net.mpps import MPPS_SOP_CLASS, mpps_handlers
 from dmslab.net.status import StatusFile
@@ -77,7 +78,8 @@ _VERIFICATION = "1.2.840.10008.1.1"
 
 
 def build_ae(receiver: ReceiverSettings) -> AE:
-    """An AE with our title, the storage and verification contexts, the allow-list and timeouts."""
+    """An AE with our title, the storage and verification contexts, the allow-list, timeouts and association limit
+    (per-address slots, deadlines and streaming are the server's: :class:`dmslab.net._guard.GuardedServer`)."""
     ae = AE(ae_title=receiver.ae_title)
     for sop_class, syntaxes in STORAGE_CLASSES.items():
         ae.add_supported_context(sop_class, syntaxes)
@@ -88,8 +90,8 @@ def build_ae(receiver: ReceiverSettings) -> AE:
     ae.require_called_aet = True  # a sender configured with another AE title is misconfigured: tell it
     ae.network_timeout = receiver.network_timeout_s
     ae.dimse_timeout = receiver.network_timeout_s
-    ae.acse_timeout = 30
-    ae.maximum_associations = 20
+    ae.acse_timeout = receiver.acse_timeout_s  # also the DUL's ARTIM timer: a silent connection is closed after it
+    ae.maximum_associations = receiver.max_associations
     return ae
 
 
@@ -110,6 +112,8 @@ _WORKER_MODES = ("process", "thread", "none")
 def _run_worker(worker: IngestWorker, stop: Any) -> None:
     try:
         worker.run(stop)
+    except Exception:  # already logged and in the status file by IngestWorker.run; Receiver.supervise restarts us
+        return
     finally:
         worker.close()
 
@@ -166,17 +170,16 @@ class Receiver:
 
     def start(self) -> None:
         """Start the worker, then listen (non-blocking)."""
+        check_exposure(self.receiver)
         if not self.receiver.allowed_aets:
-            logger.warning("no allow-list of calling AE titles: any AE can store objects (set allowed_aets)")
+            logger.warning("no allow-list of calling AE titles: any AE %s can store objects (set allowed_aets)",
+                           "on this machine" if is_loopback(self.receiver.bind_address) else "that reaches the port")
         dropped = self.inbox.clean_incoming()
         if dropped:
             logger.info("removed %d partial file(s) left by a crash (their senders got no Success)", dropped)
         self._start_worker()
-        ae = build_ae(self.receiver)
         try:
-            self._server = ae.start_server((self.receiver.bind_address, self.receiver.port), block=False,
-                                           ssl_context=self.receiver.ssl_context(),
-                                           evt_handlers=self._handlers())
+            self._server = self._serve(build_ae(self.receiver))
         except Exception:  # port in use, unreadable certificate...: do not leave the worker behind
             self.stop()
             raise
@@ -185,6 +188,18 @@ class Receiver:
         logger.info("receiving as %s on %s:%d, inbox %s", self.receiver.ae_title, self.receiver.bind_address,
                     self.port, self.inbox.root)
 
+    def _serve(self, ae: AE) -> GuardedServer:
+        """What ``ae.start_server(block=False)`` does, with our server class (pynetdicom's own method has no
+        parameter for it)."""
+        policy = ReceivePolicy(self.receiver, self.inbox, self.status)
+        server = ae.make_server((self.receiver.bind_address, self.receiver.port),
+                                ssl_context=self.receiver.ssl_context(), evt_handlers=self._handlers(),
+                                server_class=GuardedServer, policy=policy)
+        assert isinstance(server, GuardedServer)
+        ae._servers.append(server)  # as start_server does: server.shutdown() removes it, ae.shutdown() stops it
+        threading.Thread(target=server.serve_forever, name="dmslab-accept", daemon=True).start()
+        return server
+
     def _handlers(self) -> list[Any]:
         found = event_handlers(self.inbox, self.status, self.receiver)
         if self.receiver.mpps:
@@ -192,6 +207,7 @@ class Receiver:
         return found
 
     def _start_worker(self) -> None:
+        self._started_at = time.monotonic()
         if self.worker_mode == "thread":
             worker = IngestWorker(self.inbox, self.settings, self.receiver)
             worker.lock()
@@ -199,7 +215,6 @@ class Receiver:
             self._runner = threading.Thread(target=_run_worker, args=(worker, self._stop), name="dmslab-ingest",
                                             daemon=True)
         elif self.worker_mode == "process":  # a new interpreter: nothing forked from a process with threads
-            self._started_at = time.monotonic()
             cmd = [sys.executable, "-m", "dmslab.cli", "receive", "--worker-only", "--parent-pid", str(os.getpid())]
             self._runner = subprocess.Popen(cmd, env=_worker_environment(self.settings, self.receiver),
                                             stdout=subprocess.DEVNULL)
@@ -208,10 +223,11 @@ class Receiver:
             self._runner.start()
 
     def supervise(self) -> None:
-        """Restart the worker process if it died (killed, crashed); the objects it had not finished are still
-        in the inbox. Called every second by ``dmslab receive`` and while waiting in :meth:`wait_drained`."""
+        """Restart the worker if it died (process killed or crashed, thread stopped by an error); the objects it had
+        not finished are still in the inbox. Called every second by ``dmslab receive`` and while waiting in
+        :meth:`wait_drained`. A worker that dies again soon after its start is restarted with exponential backoff."""
         runner = self._runner
-        if self.worker_mode != "process" or runner is None or runner.poll() is None:
+        if runner is None or self.worker_mode == "none" or self._worker_alive():
             return
         now = time.monotonic()
         if now < self._restart_at:
@@ -219,11 +235,19 @@ class Receiver:
         quick = now - self._started_at < 10.0
         self._restart_delay = min(self._restart_delay * 2, 60.0) if quick else 1.0
         self._restart_at = now + self._restart_delay
-        msg = (f"ingest worker process {runner.pid} ended with exit code {runner.returncode}; restarting it"
+        how = (f"process {runner.pid} ended with exit code {runner.returncode}" if self.worker_mode == "process"
+               else "thread stopped by an error")
+        msg = (f"ingest worker {how}; restarting it"
                + (f" (it ran < 10 s: next restart no sooner than {self._restart_delay:.0f} s)" if quick else ""))
         logger.error(msg)
         self.status.error(msg)
         self._start_worker()
+
+    def _worker_alive(self) -> bool:
+        runner = self._runner
+        if isinstance(runner, subprocess.Popen):
+            return runner.poll() is None
+        return bool(runner.is_alive()) or self._stop.is_set()
 
     def tick(self) -> None:
         """Periodic duties (call about once a second): supervise the worker, write the status file."""

@@ -26,6 +26,15 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def _earlier_errors(path: Path) -> list[dict[str, Any]]:
+    """The errors of the previous process in this role (a restarted worker must not hide why the last one died)."""
+    try:
+        errors = json.loads(path.read_text(encoding="utf-8")).get("errors", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [e for e in errors if isinstance(e, dict)][-_MAX_ERRORS:] if isinstance(errors, list) else []
+
+
 class StatusFile:
     """Counters and last events of one process, written to ``<inbox>/status/<role>.json``.
 
@@ -41,12 +50,12 @@ class StatusFile:
 
     def __init__(self, inbox_dir: str | os.PathLike[str], role: str, *, min_interval_s: float = 1.0) -> None:
         self.path = Path(inbox_dir) / "status" / f"{role}.json"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.min_interval_s = min_interval_s
         self._lock = threading.Lock()
         self._last_write = 0.0
         self.state: dict[str, Any] = {"role": role, "pid": os.getpid(), "started_at": _now(), "counts": {},
-                                      "errors": []}
+                                      "errors": _earlier_errors(self.path)}
 
     def count(self, name: str, n: int = 1, *, last: str | None = None, force: bool = False) -> None:
         """Add ``n`` to counter ``name``; ``last`` names a timestamp field set to now; ``force`` writes at once."""
@@ -109,13 +118,27 @@ def _inbox_lines(inbox_dir: Path) -> list[str]:
     return [f"inbox {inbox_dir}: {len(pending)} object(s) waiting for ingest{age}; {len(failed)} in failed/"]
 
 
+def _pid_alive(pid: Any) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def _process_lines(status: dict[str, dict[str, Any]]) -> list[str]:
     lines = []
     for role, st in status.items():
         counts = ", ".join(f"{k} {v}" for k, v in sorted(st.get("counts", {}).items())) or "nothing yet"
-        lines.append(f"{role} (pid {st.get('pid')}, started {st.get('started_at')}, written {st.get('written_at')}): "
-                     f"{counts}")
-        for key in ("last_received_at", "last_ingest_at", "last_refused_at", "database"):
+        gone = "" if _pid_alive(st.get("pid")) else ", NOT RUNNING"
+        lines.append(f"{role} (pid {st.get('pid')}{gone}, started {st.get('started_at')}, "
+                     f"written {st.get('written_at')}): {counts}")
+        for key in ("state", "last_received_at", "last_ingest_at", "last_refused_at", "database"):
             if st.get(key):
                 lines.append(f"  {key.replace('_', ' ')}: {st[key]}")
         for err in st.get("errors", [])[-5:]:

@@ -3,7 +3,9 @@
 A file leaves ``pending/`` only after the store has committed its ``source_object`` row (ingested, duplicate or
 rejected), so a crash at any point leaves it to be ingested again — the store is idempotent on SOP Instance UID,
 so a repeat becomes a ``duplicate`` row and nothing else. When the database is unavailable the files stay where
-they are and the worker retries with exponential backoff.
+they are and the worker retries with exponential backoff. Any other error stops the worker loudly: it is logged,
+written to the status file (``dmslab status`` shows it) and raised, so that the worker process exits with an
+error and the receiver restarts it with backoff — never a silent stall with files left pending.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import sqlalchemy.exc as sa_exc
 from dmslab.config import ReceiverSettings, Settings
 from dmslab.errors import DmslabError
 from dmslab.jobs import IngestSummary, ingest_paths
-from dmslab.net.inbox import Inbox
+from dmslab.net.inbox import Inbox, make_private_dir
 from dmslab.net.status import StatusFile
 from dmslab.store import Store
 
@@ -77,7 +79,7 @@ class IngestWorker:
         WorkerBusyError
             When another worker holds it.
         """
-        fd = os.open(self.inbox.root / "worker.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.inbox.root / "worker.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -136,11 +138,13 @@ class IngestWorker:
 
     def _finish(self, files: Sequence[Path]) -> None:
         if self.receiver.after_ingest == "archive":
+            make_private_dir(self.receiver.archive_dir)
             day = self.receiver.archive_dir / dt.date.today().isoformat()
-            day.mkdir(parents=True, exist_ok=True)
+            make_private_dir(day)
             for path in files:
                 if path.exists():
-                    shutil.move(path, day / path.name)
+                    dest = shutil.move(path, day / path.name)
+                    os.chmod(dest, 0o600)
         else:
             for path in files:
                 self.inbox.done(path)
@@ -153,7 +157,27 @@ class IngestWorker:
         self.status.set(database="ok")
 
     def run(self, stop: threading.Event) -> None:
-        """Drain until ``stop`` is set: poll when idle, back off exponentially while the database is down."""
+        """Drain until ``stop`` is set: poll when idle, back off exponentially while the database is down.
+
+        Raises
+        ------
+        Exception
+            Any error other than an unavailable database (archive folder unusable, inbox unreadable...), after
+            recording it in the status file: the caller must end the worker (the process exits with an error).
+        """
+        self.status.set(state="running")
+        try:
+            if self.receiver.after_ingest == "archive":
+                make_private_dir(self.receiver.archive_dir)  # unusable: fail now, before ingesting anything
+            self._loop(stop)
+        except Exception as exc:
+            logger.exception("ingest worker stopped by an error; pending files stay in the inbox")
+            self.status.set(state="stopped by an error")
+            self.status.error(f"ingest worker stopped: {type(exc).__name__}: {exc}")
+            raise
+        self.status.set(state="stopped")
+
+    def _loop(self, stop: threading.Event) -> None:
         delay = 0.0
         while not stop.is_set():
             try:
