@@ -109,6 +109,31 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def _compare_with_truth(settings: Settings, synth_dir: Path) -> tuple[bool, str]:
+    """Whether the store's ingested objects are exactly the synthesised ones (by SOP Instance UID), and one line
+    saying so."""
+    from dmslab.store import Store
+    from dmslab.synth import GroundTruth
+
+    truth = GroundTruth.from_json(synth_dir / "ground_truth.json")
+    expected = {uid for s in truth.studies for uid in s.sop_instance_uids}
+    store = Store(settings.database_url)
+    try:
+        rows = store.table("source_object")
+    finally:
+        store.close()
+    ingested = rows.loc[rows["status"] == "ingested", "sop_instance_uid"]
+    missing, extra = expected - set(ingested), set(ingested) - expected
+    twice = int(ingested.duplicated().sum())
+    if not (missing or extra or twice):
+        return True, (f"check: the store holds exactly the {len(expected)} synthesised objects "
+                      "(by SOP Instance UID, each ingested once)")
+    first = sorted(missing)[:1] or sorted(extra)[:1]
+    return False, (f"check FAILED: {len(expected)} synthesised, {ingested.nunique()} ingested: {len(missing)} "
+                   f"missing, {len(extra)} not synthesised, {twice} ingested twice"
+                   f"{f' (e.g. {first[0]})' if first else ''}")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     home = Path(args.home or "demo-data")
     synth_dir = home / "synthetic-department"
@@ -124,8 +149,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     summary = send_and_ingest_over_dicom(synth_dir, _settings(args))
     for line in summary.lines():
         print(line)
-    if summary.failed or not summary.drained:
-        print("dmslab: error: not every object was received and ingested (see above)", file=sys.stderr)
+    same, line = _compare_with_truth(_settings(args), synth_dir)
+    print(line)
+    if not (summary.all_stored and same):
+        print("dmslab: error: not every synthesised object was stored and ingested exactly once (see above)",
+              file=sys.stderr)
         return 1
     print()
     rc = _cmd_audit(args)

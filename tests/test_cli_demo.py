@@ -11,18 +11,42 @@ from dmslab.analysis import ct_audit, map_ct_protocol
 from dmslab.cli import main
 from dmslab.jobs import ingest_paths
 from dmslab.store import Store
+from dmslab.synth import GroundTruth
 
 
 def test_demo_command_prints_the_audit(tmp_path, capsys):
     rc = main(["-q", "--home", str(tmp_path / "demo"), "demo", "--months", "1", "--studies-per-day", "2"])
     out = capsys.readouterr().out
     assert rc == 0
+    truth = GroundTruth.from_json(tmp_path / "demo" / "synthetic-department" / "ground_truth.json")
+    n = sum(len(s.sop_instance_uids) for s in truth.studies)
     assert "created pseudonymisation key" in out
-    assert " ingested, 0 duplicate, 0 rejected" in out
+    assert f"{n} Success, 0 failed, 0 unsent; inbox drained" in out
+    assert f"{n} ingested, 0 duplicate, 0 rejected" in out
+    assert f"check: the store holds exactly the {n} synthesised objects (by SOP Instance UID" in out
     assert "CT Head Routine" in out and "UKHSA" in out
     assert (tmp_path / "demo" / "dmslab.sqlite").exists()
     report = Path(out.split("DRL audit report: ")[1].split()[0])
     assert report.is_file() and "<table" in report.read_text()
+
+
+def test_demo_fails_when_what_it_ingested_is_not_what_it_synthesised(tmp_path, capsys):
+    home = tmp_path / "demo"
+    dept = home / "synthetic-department"
+    assert main(["-q", "synth", str(dept), "--months", "1", "--studies-per-day", "1"]) == 0
+    gone = sorted(dept.rglob("*.dcm"))[3]
+    gone.unlink()  # synthesised (in ground_truth.json) but never sent
+    capsys.readouterr()
+    rc = main(["-q", "--home", str(home), "demo"])
+    out, err = capsys.readouterr()
+    truth = GroundTruth.from_json(dept / "ground_truth.json")
+    n = sum(len(s.sop_instance_uids) for s in truth.studies)
+    assert rc == 1
+    assert f"{n - 1} Success, 0 failed, 0 unsent" in out
+    assert (f"check FAILED: {n} synthesised, {n - 1} ingested: 1 missing, 0 not synthesised, 0 ingested twice "
+            f"(e.g. {gone.stem})") in out
+    assert "not every synthesised object was stored and ingested exactly once" in err
+    assert "CT audit" not in out
 
 
 def test_global_options_work_after_the_subcommand(tmp_path, capsys):

@@ -23,13 +23,14 @@ from pynetdicom import AE, evt
 from dmslab.config import ReceiverSettings, Settings
 from dmslab.net import handlers
 from dmslab.net._guard import GuardedServer, ReceivePolicy, check_exposure, is_loopback
+from dmslab.net._send import Retry, SendResult, counts_text, send_files
 from dmslab.net.inbox import Inbox
 from dmslab.net.mpps import MPPS_SOP_CLASS, mpps_handlers
 from dmslab.net.status import StatusFile
 from dmslab.net.worker import IngestWorker
 
-__all__ = ["STORAGE_CLASSES", "LoopbackSummary", "Receiver", "SendResult", "build_ae", "event_handlers", "send_files",
-           "send_and_ingest_over_dicom"]
+__all__ = ["STORAGE_CLASSES", "LoopbackSummary", "Receiver", "Retry", "SendResult", "build_ae", "event_handlers",
+           "send_and_ingest_over_dicom", "send_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -291,62 +292,9 @@ class Receiver:
 
 
 @dataclass(slots=True)
-class SendResult:
-    """Outcome of :func:`send_files`: SOP Instance UIDs the peer answered Success for, failures, and unsent paths."""
-
-    success: list[str] = field(default_factory=list)
-    failed: list[tuple[str, int]] = field(default_factory=list)
-    unsent: list[Path] = field(default_factory=list)
-
-    def failures_by_status(self) -> dict[str, int]:
-        """Failure counts keyed by the status in hex."""
-        out: dict[str, int] = {}
-        for _sop, st in self.failed:
-            out[f"0x{st:04X}"] = out.get(f"0x{st:04X}", 0) + 1
-        return out
-
-
-def send_files(paths: list[Path], address: tuple[str, int], *, called_aet: str, calling_aet: str = "DMSLAB_SCU",
-               ssl_context: Any = None) -> SendResult:
-    """C-STORE ``paths`` over one association (TCP_NODELAY set); stop at the first lost connection.
-
-    Objects without a response (connection lost, association refused) are returned in ``unsent``.
-    """
-    from pydicom import dcmread
-
-    ae = AE(ae_title=calling_aet)
-    for sop_class in STORAGE_CLASSES:
-        ae.add_requested_context(sop_class, [_uid.ExplicitVRLittleEndian, _uid.ImplicitVRLittleEndian])
-    tls = (ssl_context, address[0]) if ssl_context is not None else None
-    assoc = ae.associate(address[0], address[1], ae_title=called_aet, tls_args=tls,
-                         evt_handlers=[(evt.EVT_CONN_OPEN, handlers.handle_conn_open)])
-    result = SendResult()
-    if not assoc.is_established:
-        result.unsent = list(paths)
-        return result
-    try:
-        for i, path in enumerate(paths):
-            ds = dcmread(path)
-            try:
-                st = assoc.send_c_store(ds) if assoc.is_established else None
-            except (RuntimeError, OSError):  # the association ended under us
-                st = None
-            if not st or "Status" not in st:
-                result.unsent = list(paths[i:])
-                break
-            if st.Status == handlers.StoreStatus.SUCCESS:
-                result.success.append(str(ds.SOPInstanceUID))
-            else:
-                result.failed.append((str(ds.SOPInstanceUID), int(st.Status)))
-    finally:
-        if assoc.is_established:
-            assoc.release()
-    return result
-
-
-@dataclass(slots=True)
 class LoopbackSummary:
-    """What :func:`send_and_ingest_over_dicom` did: objects sent, answered, and what the worker made of them."""
+    """What :func:`send_and_ingest_over_dicom` did: objects sent, answered, not sent, and what the worker made of
+    them."""
 
     files: int
     success: int
@@ -356,12 +304,21 @@ class LoopbackSummary:
     ingested: int = 0
     duplicate: int = 0
     rejected: int = 0
+    unsent: dict[str, int] = field(default_factory=dict)
+    associations: int = 1
+
+    @property
+    def all_stored(self) -> bool:
+        """Whether every file got Success and the inbox was drained."""
+        return self.success == self.files and not self.failed and not self.unsent and self.drained
 
     def lines(self) -> list[str]:
-        """A human-readable summary."""
-        fails = ", ".join(f"{k}: {v}" for k, v in sorted(self.failed.items())) or "none"
-        return [f"{self.files} file(s) sent over DICOM (C-STORE to dmslab on loopback) in {self.seconds:.1f} s: "
-                f"{self.success} Success, failures {fails}; inbox {'drained' if self.drained else 'NOT drained'}",
+        """A human-readable summary: Success, failed (by status) and unsent (by reason) counts."""
+        n_failed, n_unsent = sum(self.failed.values()), sum(self.unsent.values())
+        return [f"{self.files} file(s) sent over DICOM (C-STORE to dmslab on loopback, {self.associations} "
+                f"association(s)) in {self.seconds:.1f} s: {self.success} Success, {n_failed} failed"
+                f"{counts_text(self.failed)}, {n_unsent} unsent{counts_text(self.unsent)}; "
+                f"inbox {'drained' if self.drained else 'NOT drained'}",
                 f"{self.ingested} ingested, {self.duplicate} duplicate, {self.rejected} rejected"]
 
 
@@ -385,4 +342,4 @@ def send_and_ingest_over_dicom(folder: str | Path, settings: Settings, *, timeou
     counts = read_status(rs.inbox_dir).get("worker", {}).get("counts", {})
     return LoopbackSummary(len(files), len(result.success), result.failures_by_status(), drained,
                            time.perf_counter() - t0, counts.get("ingested", 0), counts.get("duplicate", 0),
-                           counts.get("rejected", 0))
+                           counts.get("rejected", 0), unsent=result.unsent_by_reason(), associations=result.attempts)

@@ -27,6 +27,22 @@ VERIFICATION = "1.2.840.10008.1.1"
 RDSR = "1.2.840.10008.5.1.4.1.1.88.67"
 
 
+def dcmtk(tool: str) -> str | None:
+    """Path of dcmtk's ``tool`` (storescu, echoscu, storescp) on PATH, skipping pynetdicom's apps of the same name
+    (a virtual environment's bin folder, first on PATH, has them); ``None`` when dcmtk is not installed."""
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(folder) / tool
+        if not (candidate.is_file() and os.access(candidate, os.X_OK)):
+            continue
+        try:
+            out = subprocess.run([str(candidate), "--version"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if "dcmtk" in (out.stdout + out.stderr).lower():
+            return str(candidate)
+    return None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

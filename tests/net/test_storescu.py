@@ -3,34 +3,34 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from _receiver_util import ingested_counts, receiver_settings
+from _receiver_util import dcmtk, ingested_counts, receiver_settings
 
 from dmslab.config import Settings
 from dmslab.net.scp import Receiver
 from dmslab.store import Store
 from dmslab.synth import GroundTruth
 
-pytestmark = pytest.mark.skipif(shutil.which("storescu") is None, reason="needs dcmtk (Debian package dcmtk)")
+STORESCU, ECHOSCU = dcmtk("storescu"), dcmtk("echoscu")
+pytestmark = pytest.mark.skipif(STORESCU is None or ECHOSCU is None, reason="needs dcmtk (Debian package dcmtk)")
 
 _ENV = {**os.environ, "TCP_NODELAY": "1"}
 
 
 def _storescu(port: int, folder: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["storescu", "-aet", "STORESCU", "-aec", "DMSLAB", "+sd", "+r", "+sp", "*.dcm",
+    return subprocess.run([str(STORESCU), "-aet", "STORESCU", "-aec", "DMSLAB", "+sd", "+r", "+sp", "*.dcm",
                            "127.0.0.1", str(port), str(folder)], env=_ENV, capture_output=True, text=True,
                           timeout=300)
 
 
 def test_echoscu(settings: Settings) -> None:
     with Receiver(settings, receiver_settings(settings), worker="none") as rec:
-        ok = subprocess.run(["echoscu", "-aet", "STORESCU", "-aec", "DMSLAB", "127.0.0.1", str(rec.port)],
+        ok = subprocess.run([str(ECHOSCU), "-aet", "STORESCU", "-aec", "DMSLAB", "127.0.0.1", str(rec.port)],
                             capture_output=True, text=True, timeout=30)
-        refused = subprocess.run(["echoscu", "-aet", "STRANGER", "-aec", "DMSLAB", "127.0.0.1", str(rec.port)],
+        refused = subprocess.run([str(ECHOSCU), "-aet", "STRANGER", "-aec", "DMSLAB", "127.0.0.1", str(rec.port)],
                                  capture_output=True, text=True, timeout=30)
     assert ok.returncode == 0
     assert refused.returncode != 0 and "Calling AE Title Not Recognized" in refused.stderr
