@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,10 @@ def _files(department: tuple[Path, object], n: int) -> list[Path]:
     return sorted(department[0].rglob("*.dcm"))[:n]
 
 
-def test_sqlite_locked_objects_wait_then_are_ingested(tmp_path: Path, department: tuple[Path, object]) -> None:
+def test_sqlite_locked_objects_wait_then_are_ingested(tmp_path: Path, department: tuple[Path, object],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # the worker's writes give up after 1 s of lock wait (the store's default is 60 s), so it reports the lock soon
+    monkeypatch.setattr("dmslab.net.worker.Store", functools.partial(Store, lock_timeout_s=1.0))
     settings = make_settings(tmp_path)
     Store(settings.database_url).close()  # schema exists; the lock below blocks writers only
     lock = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"), timeout=0.1)
@@ -29,7 +33,7 @@ def test_sqlite_locked_objects_wait_then_are_ingested(tmp_path: Path, department
     with Receiver(settings, receiver_settings(settings), worker="thread") as rec:
         sent = send_files(files, ("127.0.0.1", rec.port), called_aet="DMSLAB", calling_aet="TESTSCU")
         assert len(sent.success) == 12  # Success while the database is down: the objects are safe in the inbox
-        wait_until(lambda: read_status(rec.inbox.root).get("worker", {}).get("errors"), 20, "worker saw no error")
+        wait_until(lambda: read_status(rec.inbox.root).get("worker", {}).get("errors"), 60, "worker saw no error")
         assert len(rec.inbox.pending()) == 12
         assert "locked" in read_status(rec.inbox.root)["worker"]["errors"][-1]["message"]
         lock.rollback()

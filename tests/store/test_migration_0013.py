@@ -20,6 +20,8 @@ def test_0013_up_and_down_keeps_the_values(db_url):
     with engine.begin() as conn:
         sid = conn.execute(sa.text("insert into study (study_uid, modality, source_kind, n_events) "
                                    "values ('1.2.3', 'CT', 'rdsr', 2) returning id")).scalar_one()
+        conn.execute(sa.text("insert into source_object (study_id, sha256, status, received_at) "
+                             "values (:s, 'ab', 'ingested', '2026-01-01 00:00:00')"), {"s": sid})
         conn.execute(sa.text("insert into ct_event (study_id, event_uid, forward_dlp_mgycm, forward_ctdivol_mgy) "
                              "values (:s, '1.2.3.1', 700, 40), (:s, '1.2.3.2', null, null)"), {"s": sid})
     migrate(engine, "0013")
