@@ -1,25 +1,49 @@
-"""The ``dmslab`` command line: init, ingest, synth, audit, demo."""
+"""The ``dmslab`` command line: init, ingest, synth, audit, demo.
+
+Importing this module is cheap (``dmslab --version`` and ``--help`` load no pandas, SQLAlchemy, pydicom or
+pynetdicom): each command imports what it needs when it runs, and the subcommands of other packages are
+registered only when one of them is asked for (:data:`_LAZY_COMMANDS`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING, TextIO
 
 import dmslab
-from dmslab.config import Settings, load_settings
 from dmslab.errors import DmslabError
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from dmslab.config import Settings
+
+__all__ = ["EXIT_ERROR", "EXIT_INCOMPLETE", "EXIT_OK", "main"]
 
 logger = logging.getLogger(__name__)
 
+#: Exit codes (README "Exit codes", ``dmslab --help``).
+EXIT_OK = 0
+#: An unexpected error (a bug: ``-v`` shows the traceback).
+EXIT_BUG = 1
+#: The command could not run: bad arguments, settings, database URL, database unreachable or missing, key.
+EXIT_ERROR = 2
+#: ``dmslab ingest`` ran, but some files were rejected (quarantined, or unreadable) or a folder could not be read.
+EXIT_INCOMPLETE = 3
+
+_EXIT_CODES = """exit codes:
+  0  done (ingest: every file ingested, duplicate or superseded; files skipped by name do not count)
+  1  unexpected error (a bug: run again with -v for the traceback and report it)
+  2  could not run: arguments, settings, database URL, database unreachable or not initialised, key
+  3  ingest: some files were rejected (see the summary and the quarantine folder) or a folder was unreadable"""
+
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from dmslab.config import load_settings
+
     return load_settings(home=args.home, database_url=args.database_url, workers=getattr(args, "workers", None))
 
 
@@ -38,13 +62,13 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     from dmslab.jobs import ingest_paths
 
     settings = _settings(args)
-    total = sum(1 for _p, skip in iter_files(args.paths) if not skip)
+    total = sum(1 for _p, skip in iter_files(args.paths, onerror=lambda _exc: None) if not skip)
     with tqdm(total=total, unit="file", desc="ingest", disable=args.quiet or None, file=sys.stderr) as bar:
         summary = ingest_paths(args.paths, settings, progress=bar.update)
     for line in summary.lines():
         print(line)
     print(f"quarantine: {settings.quarantine_dir}" if summary.rejected else "nothing quarantined")
-    return 0
+    return EXIT_OK if summary.complete else EXIT_INCOMPLETE
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
@@ -69,10 +93,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from dmslab.analysis import ct_audit
     from dmslab.store import Store
 
-    store = Store(_settings(args).database_url)
+    store = Store(_settings(args).database_url, create=False)
     df = ct_audit(store, min_studies=args.min_studies)
     with pd.option_context("display.max_rows", 500, "display.width", 200, "display.float_format", "{:.2f}".format):
         print("CT audit: median CTDIvol (per sequence) and DLP (per examination) per room x protocol vs UK NDRL\n"
@@ -86,7 +112,7 @@ def _cmd_correct(args: argparse.Namespace) -> int:
     from dmslab.store import Store
 
     reports = list(read_manual_csv(args.csv))
-    store = Store(_settings(args).database_url)
+    store = Store(_settings(args).database_url, create=False)
     summary = store.write(reports)
     store.close()
     print(f"{len(reports)} study report(s) from {args.csv}: {summary.ingested} written, {summary.new_events} new "
@@ -170,6 +196,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 #: a subparser (with the global options) and the handler set with ``set_defaults(func=...)`` returns an exit code.
 _COMMAND_MODULES = ("dmslab.net.commands", "dmslab.analysis.commands", "dmslab.reporting.commands")
 
+#: The subcommands each of :data:`_COMMAND_MODULES` registers, with their one-line help, so that ``--help``
+#: and ``--version`` need not import them (they import pandas, SQLAlchemy, pynetdicom...). The module is
+#: imported only when one of its commands is asked for. A test checks this table against the modules.
+_LAZY_COMMANDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "dmslab.net.commands": (
+        ("receive", "DICOM Storage SCP: receive dose objects into the inbox and ingest them"),
+        ("status", "receiver status: inbox depth, last received, last ingest, errors"),
+        ("qr", "back-fill dose objects from a PACS (C-FIND, then C-GET or C-MOVE of the best dose source)"),
+        ("mpps", "run an MPPS SCP (N-CREATE/N-SET) that stores the dose content of performed procedure steps"),
+    ),
+    "dmslab.analysis.commands": (
+        ("names", "standard exam names: classify studies, list unmapped names, share rules as CSV"),
+        ("drl", "DRL audit: room or facility medians against national or local DRLs"),
+        ("alerts", "dose alerts: evaluate rules, e-mail, list, acknowledge"),
+    ),
+    "dmslab.reporting.commands": (
+        ("pipelines", "run scheduled notebook reports (papermill), list pipelines, show recorded runs"),
+    ),
+}
+
+#: Global options that take a value (skipped when looking for the subcommand's name).
+_VALUE_OPTIONS = ("--home", "--database-url")
+
 
 def _register(module: str, add: object) -> None:
     import importlib
@@ -183,17 +232,32 @@ def _register(module: str, add: object) -> None:
     mod.register(add, _settings)
 
 
+def _command_name(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not an option or an option's value)."""
+    it = iter(argv)
+    for word in it:
+        if word == "--":
+            return next(it, None)
+        if word in _VALUE_OPTIONS:
+            next(it, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def _global_options(p: argparse.ArgumentParser, default: object) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0 if default is None else default,
-                   help="log to stderr (-v info, -vv debug)")
+                   help="log to stderr (-v info, -vv debug) and show tracebacks of errors")
     p.add_argument("--home", default=default, help="dmslab home folder (default $DMSLAB_HOME or ~/.dmslab)")
     p.add_argument("--database-url", default=default, help="SQLAlchemy URL (default SQLite file in the home folder)")
     p.add_argument("-q", "--quiet", action="store_true", default=False if default is None else default,
                    help="no progress bars")
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dmslab", description="Radiation dose management: ingest, store, audit.")
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only the module of ``command`` (if it is another package's) is imported."""
+    p = argparse.ArgumentParser(prog="dmslab", description="Radiation dose management: ingest, store, audit.",
+                                epilog=_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"dmslab {dmslab.__version__}")
     _global_options(p, None)
     common = argparse.ArgumentParser(add_help=False)
@@ -204,7 +268,8 @@ def _parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_, parents=[common])
 
     add("init", "create the pseudonymisation key and the database").set_defaults(func=_cmd_init)
-    ing = add("ingest", "ingest DICOM files or folders (recursive)")
+    ing = sub.add_parser("ingest", help="ingest DICOM files or folders (recursive)", parents=[common],
+                         epilog=_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     ing.add_argument("paths", nargs="+")
     ing.add_argument("--workers", type=int, help="parser processes (default: CPUs)")
     ing.set_defaults(func=_cmd_ingest)
@@ -230,7 +295,12 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--write-template", action="store_true", help="write what dmslab reads now to --expected")
     st.set_defaults(func=_cmd_selftest)
     for module in _COMMAND_MODULES:
-        _register(module, add)
+        names = _LAZY_COMMANDS.get(module, ())
+        if command is not None and any(command == name for name, _help in names):
+            _register(module, add)
+        else:
+            for name, help_ in names:  # a placeholder: listed in --help, replaced when the command is asked for
+                add(name, help_)
     demo = add("demo", "synthesise a department, send it over DICOM to the receiver, ingest it into SQLite, "
                        "print the audit, write the HTML report")
     demo.add_argument("--months", type=int, default=3)
@@ -244,19 +314,59 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: TextIO | None = None, line: str | None = None) -> None:
+    """Show a warning as one line for a person (no file name, no source line; ``-v`` logs where it came from)."""
+    logger.debug("%s from %s:%d", category.__name__, filename, lineno)
+    print(f"dmslab: warning: {message}", file=file or sys.stderr)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _report(exc: Exception) -> int:
+    """Print one line saying what went wrong and what to do; return the exit code."""
+    if isinstance(exc, DmslabError):
+        print(f"dmslab: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if isinstance(exc, OSError) and exc.filename is not None:
+        print(f"dmslab: error: {exc.strerror or _first_line(exc)}: {exc.filename}", file=sys.stderr)
+        return EXIT_ERROR
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.DBAPIError):
+        print(f"dmslab: error: the database failed: {_first_line(getattr(exc, 'orig', None) or exc)}; check that "
+              "the server is running and the URL (--database-url, DMSLAB_DATABASE_URL)", file=sys.stderr)
+        return EXIT_ERROR
+    if isinstance(exc, OSError):
+        print(f"dmslab: error: {_first_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"dmslab: error: unexpected {type(exc).__name__}: {_first_line(exc)} (this is a bug: run the command "
+          "again with -v for the traceback and report it)", file=sys.stderr)
+    return EXIT_BUG
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``dmslab`` command."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``dmslab`` command; returns the exit code (see :data:`EXIT_INCOMPLETE` ...)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser(_command_name(argv)).parse_args(argv)
+    if not hasattr(args, "func"):  # a placeholder: its module is not in this version
+        print(f"dmslab: error: the {args.command!r} command is not available in this installation", file=sys.stderr)
+        return EXIT_ERROR
     if args.verbose:
         dmslab.debug_logger(logging.DEBUG if args.verbose > 1 else logging.INFO)
-    try:
-        return int(args.func(args))
-    except DmslabError as exc:
-        print(f"dmslab: error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(f"dmslab: error: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():  # restored on return: this is the CLI's own display, not the library's
+        warnings.showwarning = _one_line_warning
+        try:
+            return int(args.func(args))
+        except KeyboardInterrupt:
+            print("dmslab: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:
+            if args.verbose:
+                raise
+            return _report(exc)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,14 @@ import warnings
 
 __all__ = [
     "ConfigError",
+    "DatabaseMissingError",
+    "DatabaseUnavailableError",
+    "DatabaseUrlError",
     "DmslabError",
     "DmslabWarning",
     "IngestError",
     "KeyMissingError",
+    "KeyPermissionError",
     "StoreBusyError",
     "StoreError",
     "UnknownUnitError",
@@ -41,6 +45,28 @@ class KeyMissingError(DmslabError):
         )
 
 
+class KeyPermissionError(DmslabError):
+    """The pseudonymisation key file may be read or changed by other users (group or world permissions)."""
+
+    def __init__(self, path: str, mode: int) -> None:
+        super().__init__(
+            f"the pseudonymisation key {path} is open to other users (mode {mode:04o}); refusing to use it: "
+            f"make it private with `chmod 600 {path}` (and check who has seen it)"
+        )
+
+
+class DatabaseUrlError(ConfigError):
+    """The database URL cannot be used: malformed, an unknown database, or its driver is not installed."""
+
+
+class DatabaseUnavailableError(DmslabError):
+    """The database at a (well-formed) URL cannot be reached or refused the connection."""
+
+
+class DatabaseMissingError(DmslabError):
+    """There is no dmslab database at the URL yet (``dmslab init`` creates it)."""
+
+
 class IngestError(DmslabError):
     """A DICOM object could not be ingested.
 
@@ -48,7 +74,8 @@ class IngestError(DmslabError):
     ----------
     reason
         Stable machine-readable code, e.g. ``not_dicom``, ``not_a_dose_report``,
-        ``unsupported_template``, ``missing_required_concept``, ``unknown_unit``, ``corrupt``.
+        ``unsupported_template``, ``missing_required_concept``, ``unknown_unit``, ``corrupt``,
+        ``unreadable`` (the file cannot be read, e.g. no read permission: it is kept where it is).
     detail
         Human-readable explanation, saying what to do next where possible.
     """
@@ -63,6 +90,7 @@ class IngestError(DmslabError):
             "missing_required_concept",
             "unknown_unit",
             "no_importer",
+            "unreadable",
         }
     )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from dmslab.config import Settings
 from dmslab.errors import StoreBusyError, StoreError
 from dmslab.ingest import Outcome, iter_files, parse_many, quarantine
-from dmslab.pseudonym import Pseudonymiser, create_key
+from dmslab.pseudonym import Pseudonymiser, create_key, load_key
 from dmslab.records import DoseReport
 from dmslab.store import Rejection, Store, WriteSummary
 
@@ -26,6 +26,7 @@ class IngestSummary(WriteSummary):
 
     skipped: list[str] = field(default_factory=list)
     rejected_files: list[tuple[str, str, str]] = field(default_factory=list)
+    unreadable_folders: list[tuple[str, str]] = field(default_factory=list)
     files: int = 0
     parse_s: float = 0.0
     write_s: float = 0.0
@@ -42,21 +43,31 @@ class IngestSummary(WriteSummary):
             out.append(f"    {path}: {reason}: {detail}")
         if len(self.rejected_files) > 20:
             out.append(f"    … and {len(self.rejected_files) - 20} more (see the quarantine folder)")
+        for path, why in self.unreadable_folders:
+            out.append(f"  unreadable folder {path}: {why}; nothing under it was read: give the dmslab user read "
+                       "and execute permission on it and ingest it again")
         return out
+
+    @property
+    def complete(self) -> bool:
+        """Whether every file was stored (ingested, duplicate or superseded) or skipped by name, and every
+        folder could be read."""
+        return self.rejected == 0 and not self.unreadable_folders
 
 
 def init_site(settings: Settings) -> list[str]:
     """Create the home folder, the pseudonymisation key (if missing) and the database schema."""
     done = []
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds patient data: the owner's only
+    store = Store(settings.database_url)  # first: a wrong URL leaves no key behind
+    store.close()
     if not settings.key_file.exists():
         create_key(settings.key_file)
         done.append(f"created pseudonymisation key {settings.key_file} (back it up; keep it out of the database)")
     else:
+        Pseudonymiser.from_file(settings.key_file)  # refuses a key other users can read
         done.append(f"kept existing key {settings.key_file}")
-    store = Store(settings.database_url)
-    store.close()
-    done.append(f"database ready: {store!r}")
+    done.append(f"database ready: {store.describe()}")
     return done
 
 
@@ -70,6 +81,23 @@ def _as_item(o: Outcome, settings: Settings, summary: IngestSummary) -> DoseRepo
                      o.study_uid)
 
 
+def _listing(paths: Iterable[str | os.PathLike[str]], summary: IngestSummary) -> list[str]:
+    """The files to parse under ``paths``; files skipped by name and folders that cannot be listed go to
+    ``summary``."""
+    def unreadable(exc: OSError) -> None:
+        logger.warning("cannot list folder %s: %s", exc.filename, exc.strerror or exc)
+        summary.unreadable_folders.append((str(exc.filename), str(exc.strerror or exc)))
+
+    todo = []
+    for path, skip in iter_files(paths, onerror=unreadable):
+        if skip:
+            summary.skipped.append(str(path))
+        else:
+            todo.append(str(path))
+    summary.files = len(todo) + len(summary.skipped)
+    return todo
+
+
 def ingest_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings, *, store: Store | None = None,
                  progress: Callable[[int], None] | None = None) -> IngestSummary:
     """Ingest every file under ``paths`` into the store of ``settings``.
@@ -81,23 +109,15 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings, *,
     """
     import time
 
-    key = bytes.fromhex(Path(settings.key_file).read_text().strip()) if settings.key_file.exists() else None
-    if key is None:
-        Pseudonymiser.from_file(settings.key_file)  # raises KeyMissingError with what to do
+    key = load_key(settings.key_file)  # raises KeyMissingError / KeyPermissionError with what to do
+    summary = IngestSummary()
+    todo = _listing(paths, summary)
     own = store is None
     st = store or Store(settings.database_url)
-    summary = IngestSummary()
-    todo = []
-    for path, skip in iter_files(paths):
-        if skip:
-            summary.skipped.append(str(path))
-        else:
-            todo.append(str(path))
-    summary.files = len(todo) + len(summary.skipped)
     batch: list[DoseReport | Rejection] = []
     t0 = time.perf_counter()
     try:
-        for o in parse_many(todo, key or b"", workers=settings.workers,
+        for o in parse_many(todo, key, workers=settings.workers,
                             not_patient_patterns=settings.not_patient_patterns):
             summary.parse_s += o.parse_s
             batch.append(_as_item(o, settings, summary))

@@ -11,11 +11,12 @@ import hashlib
 import hmac
 import os
 import secrets
+import stat
 from pathlib import Path
 
-from dmslab.errors import KeyMissingError
+from dmslab.errors import KeyMissingError, KeyPermissionError
 
-__all__ = ["Pseudonymiser", "create_key"]
+__all__ = ["Pseudonymiser", "create_key", "load_key"]
 
 _KEY_BYTES = 32
 
@@ -30,6 +31,29 @@ def create_key(path: str | os.PathLike[str]) -> Path:
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(_KEY_BYTES) + "\n")
     return p
+
+
+def load_key(path: str | os.PathLike[str]) -> bytes:
+    """The key in the file written by :func:`create_key`.
+
+    Raises
+    ------
+    KeyMissingError
+        There is no key file (``dmslab init`` creates it).
+    KeyPermissionError
+        Users other than the owner may read or change the file (group or world permission bits set); the
+        message says how to fix it.
+    """
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY)
+    except FileNotFoundError:
+        raise KeyMissingError(str(p)) from None
+    with os.fdopen(fd) as fh:
+        mode = stat.S_IMODE(os.fstat(fh.fileno()).st_mode)
+        if mode & 0o077:
+            raise KeyPermissionError(str(p), mode)
+        return bytes.fromhex(fh.read().strip())
 
 
 class Pseudonymiser:
@@ -51,11 +75,8 @@ class Pseudonymiser:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Pseudonymiser:
-        """Load the key written by :func:`create_key`."""
-        p = Path(path)
-        if not p.exists():
-            raise KeyMissingError(str(p))
-        return cls(bytes.fromhex(p.read_text().strip()))
+        """Load the key written by :func:`create_key` (see :func:`load_key` for what is refused)."""
+        return cls(load_key(path))
 
     def __call__(self, identifier: str | None) -> str | None:
         """The pseudonym of ``identifier`` (surrounding blanks ignored); ``None`` for an empty value."""

@@ -8,7 +8,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,11 +51,29 @@ class Outcome:
     parse_s: float = 0.0
 
 
-def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, bool]]:
-    """Every file under ``paths`` (recursive, sorted), with ``True`` when it is to be skipped by name."""
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
+def _walk(top: Path, onerror: Callable[[OSError], None]) -> list[Path]:
+    """The files under ``top`` (sorted); a folder that cannot be listed goes to ``onerror``."""
+    found: list[Path] = []
+    for root, _dirs, names in os.walk(top, onerror=onerror):
+        found.extend(Path(root) / n for n in names if (Path(root) / n).is_file())
+    return sorted(found)
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]], *,
+               onerror: Callable[[OSError], None] | None = None) -> Iterator[tuple[Path, bool]]:
+    """Every file under ``paths`` (recursive, sorted), with ``True`` when it is to be skipped by name.
+
+    A folder that cannot be listed (no read or execute permission) is never passed over silently: its
+    :class:`OSError` (``filename`` = the folder) is raised, or given to ``onerror`` and the walk goes on.
+    """
+    report = onerror or _raise
     for p in map(Path, paths):
         if p.is_dir():
-            for sub in sorted(x for x in p.rglob("*") if x.is_file()):
+            for sub in _walk(p, report):
                 rel_hidden = any(part.startswith(".") for part in sub.relative_to(p).parts)
                 yield sub, rel_hidden or sub.suffix.lower() in SKIP_SUFFIXES
         elif p.is_file():
@@ -117,8 +135,10 @@ def parse_file(path: str | os.PathLike[str], pseudonymise: Pseudonymiser, *,
         ds, digest = _read(p)
     except _WithHash as w:
         return Outcome(str(p), w.digest, reason=w.error.reason, detail=w.error.detail)
-    except OSError as exc:
-        return Outcome(str(p), None, reason="corrupt", detail=f"cannot read file: {exc}")
+    except OSError as exc:  # no read permission, an I/O error, gone since it was listed: the file stays where it is
+        return Outcome(str(p), None, reason="unreadable",
+                       detail=f"cannot read the file ({exc.strerror or exc}); it is left where it is: give the dmslab "
+                              "user read permission and ingest it again")
     sop = str(ds.get("SOPInstanceUID", "")) or None
     sop_class = str(ds.get("SOPClassUID", "")) or None
     study = str(ds.get("StudyInstanceUID", "")) or None
@@ -166,17 +186,57 @@ def parse_many(paths: list[str], key: bytes, *, workers: int = 1, chunksize: int
         yield from pool.map(_parse_in_worker, paths, chunksize=chunksize)
 
 
+def _private_dir(path: Path) -> None:
+    """Create ``path`` and its missing parents readable by the owner only (0700); tighten it if it exists."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for p in reversed(missing):
+        p.mkdir(mode=0o700, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def _private_copy(src: Path, dest: Path) -> None:
+    """Copy ``src`` to a new file ``dest`` created 0600 (never the source's mode), keeping its times."""
+    with open(src, "rb") as fin:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+    st = src.stat()
+    os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _private_text(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 def quarantine(outcome: Outcome, folder: str | os.PathLike[str]) -> str:
-    """Copy a rejected file to ``folder/<reason>/`` with a ``.reason.txt`` beside it; return the copy's path."""
+    """Copy a rejected file to ``folder/<reason>/`` with a ``.reason.txt`` beside it; return the copy's path.
+
+    Folders are created 0700 and files 0600 (they hold patient data). A file that cannot be read
+    (reason ``unreadable``, or a copy that fails) is left where it is: only the ``.reason.txt`` is written, and
+    the original's path is returned.
+    """
     src = Path(outcome.path)
     dest_dir = Path(folder) / (outcome.reason or "unknown")
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    prefix = (outcome.sha256 or "nohash")[:12]
+    _private_dir(dest_dir)
+    prefix = (outcome.sha256 or hashlib.sha256(str(src).encode("utf-8")).hexdigest())[:12]
     dest = dest_dir / f"{prefix}_{src.name}"
-    if src.exists() and not dest.exists():
-        shutil.copy2(src, dest)
-    dest.with_name(dest.name + ".reason.txt").write_text(
-        f"file: {src}\nreason: {outcome.reason}\ndetail: {outcome.detail}\nsha256: {outcome.sha256}\n",
-        encoding="utf-8",
-    )
-    return str(dest)
+    kept = dest
+    if outcome.reason == "unreadable":
+        kept = src
+    elif src.exists() and not dest.exists():
+        try:
+            _private_copy(src, dest)
+        except OSError as exc:  # e.g. lost its read permission since it was parsed: keep it where it is
+            logger.warning("cannot copy %s to the quarantine (%s); it is left where it is", src, exc)
+            kept = src
+    _private_text(dest.with_name(dest.name + ".reason.txt"),
+                  f"file: {src}\nkept: {kept}\nreason: {outcome.reason}\ndetail: {outcome.detail}\n"
+                  f"sha256: {outcome.sha256}\n")
+    return str(kept)

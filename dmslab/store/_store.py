@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
-from dmslab.errors import StoreBusyError, StoreError
+from dmslab.errors import (
+    DatabaseMissingError,
+    DatabaseUnavailableError,
+    DatabaseUrlError,
+    StoreBusyError,
+    StoreError,
+)
 from dmslab.records import DoseReport
 from dmslab.store._concurrency import begin_write, is_busy
 from dmslab.store._migrate import migrate
@@ -68,6 +76,60 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_timeout_ms: int) -> N
     cur.close()
 
 
+#: Where a person sets the database URL, named in error messages.
+_WHERE = "--database-url, DMSLAB_DATABASE_URL or database_url in dmslab.toml"
+
+
+def _engine(url: str) -> sa.Engine:
+    """An engine for ``url``; an unusable URL raises :class:`DatabaseUrlError` saying what to write instead."""
+    if url.split(":", 1)[0] in ("postgres", "postgresql+psycopg2"):
+        raise DatabaseUrlError(f"database URL scheme {url.split(':', 1)[0]}:// is not supported: write "
+                               f"postgresql+psycopg://user@host/database ({_WHERE})")
+    try:
+        return sa.create_engine(url, future=True)
+    except sa.exc.NoSuchModuleError as exc:
+        raise DatabaseUrlError(f"unknown database in URL {_masked(url)}: use sqlite:///PATH or "
+                               f"postgresql+psycopg://user@host/database ({_WHERE})") from exc
+    except sa.exc.ArgumentError as exc:
+        raise DatabaseUrlError("the database URL cannot be parsed (not shown: it may hold a password): write "
+                               f"sqlite:///PATH or postgresql+psycopg://user@host/database ({_WHERE})") from exc
+    except ImportError as exc:
+        raise DatabaseUrlError(f"the database driver {exc.name} for {_masked(url)} is not installed: for PostgreSQL "
+                               "write postgresql+psycopg://user@host/database and install dmslab's 'postgres' "
+                               "extra (pip install 'dmslab[postgres]')") from exc
+
+
+def _masked(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)  # only called for URLs that parse
+
+
+def _sqlite_path(engine: sa.Engine) -> Path | None:
+    """The file of a SQLite database (``None``: in memory, or a ``file:`` URI)."""
+    db = engine.url.database
+    if engine.dialect.name != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db)
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty SQLite file readable by its owner only (0600) before SQLite opens it; SQLite gives its
+    ``-wal``, ``-shm`` and ``-journal`` files the database file's permissions."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except FileNotFoundError as exc:
+        raise DatabaseMissingError(f"cannot create the database {path}: the folder {path.parent} does not exist; "
+                                   f"create it or set another URL ({_WHERE})") from exc
+
+
+def _unavailable(engine: sa.Engine, exc: Exception) -> DatabaseUnavailableError:
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    url = engine.url.render_as_string(hide_password=True)
+    return DatabaseUnavailableError(f"cannot connect to the database {url}: {first}; check that the server is "
+                                    f"running and the URL, user and password are right ({_WHERE})")
+
+
 class Store:
     """A dmslab database.
 
@@ -80,6 +142,18 @@ class Store:
     lock_timeout_s
         How long (s) a write waits for other writers (SQLite ``busy_timeout``, PostgreSQL ``lock_timeout``)
         before it fails with :class:`~dmslab.errors.StoreBusyError`; waits longer than a second are logged.
+    create
+        Create the database when it does not exist (default). ``False`` (readers such as ``dmslab audit``):
+        raise :class:`~dmslab.errors.DatabaseMissingError` instead of creating an empty one.
+
+    Raises
+    ------
+    DatabaseUrlError
+        The URL is malformed, names an unknown database or a driver that is not installed.
+    DatabaseUnavailableError
+        The server cannot be reached or refuses the connection (when the schema is checked on open).
+    DatabaseMissingError
+        ``create=False`` and there is no dmslab database at the URL.
 
     Examples
     --------
@@ -88,18 +162,41 @@ class Store:
     0
     """
 
-    def __init__(self, url: str, *, migrate_schema: bool = True, lock_timeout_s: float = 60.0) -> None:
+    def __init__(self, url: str, *, migrate_schema: bool = True, create: bool = True,
+                 lock_timeout_s: float = 60.0) -> None:
         if not lock_timeout_s > 0:
             raise ValueError(f"lock_timeout_s must be > 0 s, got {lock_timeout_s!r}")
         self.url = url
         self.lock_timeout_s = float(lock_timeout_s)
-        self.engine = sa.create_engine(url, future=True)
+        self.engine = _engine(url)
+        path = _sqlite_path(self.engine)
+        if path is not None:
+            if not create and not path.exists():
+                raise DatabaseMissingError(f"no dmslab database at {path}: run `dmslab init` first "
+                                           f"(or point to the database: {_WHERE})")
+            _create_private(path)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect",
                             functools.partial(_sqlite_pragmas, busy_timeout_ms=int(self.lock_timeout_s * 1000)))
-        if migrate_schema:
-            migrate(self.engine)
+        try:
+            if not create:
+                self._require_schema()
+            if migrate_schema:
+                migrate(self.engine)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            self.engine.dispose()
+            raise _unavailable(self.engine, exc) from exc
         self._equipment_ids: dict[tuple[str | None, ...], int] = {}
+
+    def _require_schema(self) -> None:
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                url = self.engine.url.render_as_string(hide_password=True)
+                raise DatabaseMissingError(f"the database {url} has no dmslab tables: run `dmslab init` first")
+
+    def describe(self) -> str:
+        """The database for people to read: its URL with the password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"

@@ -152,6 +152,7 @@ def make_settings(tmp_path: Path, db_url: str | None = None) -> Settings:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     (home / "pseudonym.key").write_text(bytes(range(32)).hex() + "\n")
+    (home / "pseudonym.key").chmod(0o600)  # dmslab refuses a key other users can read
     return load_settings(home=str(home), database_url=db_url or f"sqlite:///{home / 'dmslab.sqlite'}", workers=1)
 
 
