@@ -42,10 +42,12 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One transfer: wall-clock seconds and the receiving side's CPU seconds."""
+    """One transfer: wall-clock seconds, the receiving side's CPU seconds (process tree) and, for dmslab, the part
+    spent by the receiving process itself (the rest is the ingest worker's)."""
 
     seconds: float
     cpu_s: float
+    receiver_cpu_s: float = float("nan")
 
 
 def dcmtk(tool: str) -> str | None:
@@ -88,14 +90,14 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) of ``pid`` and its descendants: each live process's own time plus that of the
-    children it has reaped (the ingest worker's per-batch parser processes), from /proc/<pid>/stat."""
-    total = 0
-    for p in _tree(pid):
+def _cpu_s(pid: int, *, tree: bool = True) -> float:
+    """CPU seconds (user + system) of ``pid`` and (``tree``) its descendants: each live process's own time plus that
+    of the children it has reaped (the ingest worker's per-batch parser processes), from /proc/<pid>/stat."""
+    total, end = 0, 15 if tree else 13  # fields utime stime [cutime cstime]
+    for p in _tree(pid) if tree else [pid]:
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+            total += sum(int(f) for f in fields[11:end])
     return total / _TICK
 
 
@@ -163,18 +165,21 @@ def run_dmslab(tools: dict[str, str], data: Path, n: int) -> Run:
     pending = home / "inbox" / "pending"
     try:
         _wait_port(port)
-        deadline = time.monotonic() + 60
-        while len(_tree(rec.pid)) < 2 and time.monotonic() < deadline:
+        ready = home / "inbox" / "status" / "worker.json"  # written when the worker process enters its loop
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            if time.monotonic() > deadline or rec.poll() is not None:
+                raise RuntimeError(f"the ingest worker of dmslab receive did not start (exit code {rec.poll()})")
             time.sleep(0.1)
-        time.sleep(2.0)  # let the worker process finish importing
-        cpu0, t0 = _cpu_s(rec.pid), time.perf_counter()
+        time.sleep(0.5)
+        cpu0, own0, t0 = _cpu_s(rec.pid), _cpu_s(rec.pid, tree=False), time.perf_counter()
         _storescu(tools["storescu"], port, "DMSLAB", data)
         deadline = time.monotonic() + DRAIN_MAX_S
         while any(pending.iterdir()):
             if time.monotonic() > deadline or rec.poll() is not None:
                 raise RuntimeError(f"dmslab receive did not drain its inbox (exit code {rec.poll()})")
             time.sleep(0.02)
-        run = Run(time.perf_counter() - t0, _cpu_s(rec.pid) - cpu0)
+        run = Run(time.perf_counter() - t0, _cpu_s(rec.pid) - cpu0, _cpu_s(rec.pid, tree=False) - own0)
     finally:
         rec.terminate()
         rec.wait()
@@ -239,7 +244,8 @@ def _line(load: str, r: int, n: int, runs: tuple[Run, Run, Run | None]) -> str:
     order = "dmslab" if r % 2 else "storescp"
     text = (f"  {load:6} round {r + 1} ({order} first): storescp {n / base.seconds:6.1f}/s, "
             f"{1000 * base.cpu_s / n:5.2f} ms CPU/object | dmslab receive received+ingested {n / dms.seconds:6.1f}/s, "
-            f"{1000 * dms.cpu_s / n:5.2f} ms CPU/object (receiver+worker) | ratio {base.seconds / dms.seconds:4.2f}x")
+            f"{1000 * dms.cpu_s / n:5.2f} ms CPU/object (receiver {1000 * dms.receiver_cpu_s / n:4.2f} + worker "
+            f"{1000 * (dms.cpu_s - dms.receiver_cpu_s) / n:4.2f}) | ratio {base.seconds / dms.seconds:4.2f}x")
     if demo is not None:
         text += f" | demo path (dmslab sender, same process) {n / demo.seconds:6.1f}/s"
     return text
