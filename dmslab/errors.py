@@ -128,6 +128,14 @@ class StoreBusyError(StoreError):
     """
 
 
+class StoreReadOnlyError(StoreError):
+    """A store opened read-only (reports, dashboards, ``dmslab audit``) was asked to write."""
+
+
+class SchemaOutdatedError(DmslabError):
+    """The database's schema is older (or newer) than this dmslab's; only ``dmslab migrate`` changes it."""
+
+
 class DmslabWarning(UserWarning):
     """Base class of dmslab warnings."""
 
