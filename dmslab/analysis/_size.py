@@ -115,6 +115,20 @@ def _fit(y: np.ndarray, x: np.ndarray) -> tuple[float, float, float]:
     return float(res.params[1]), float(res.bse[1]), float(res.scale)
 
 
+def _covariate(sizes: pd.DataFrame, cfg: SizeConfig, n: int, n_win: int) -> tuple[str, np.ndarray] | SizeFit:
+    """The first size covariate recorded often enough in the start window, with its plausible values; or the
+    :class:`SizeFit` saying why none is."""
+    shares = {}
+    for col in cfg.covariates:
+        x = _plausible(sizes, col, n)
+        shares[col] = float(np.isfinite(x[:n_win]).mean())
+        if shares[col] >= cfg.min_share:
+            return col, x
+    have = ", ".join(f"{_LABEL[c][0]} {s:.0%}" for c, s in shares.items())
+    return SizeFit(None, f"not size-adjusted: patient size missing (recorded in the first {n_win} exams: "
+                         f"{have}; {cfg.min_share:.0%} needed)")
+
+
 def size_adjust(values: np.ndarray, sizes: pd.DataFrame, config: SizeConfig | None = None
                 ) -> tuple[np.ndarray, SizeFit]:
     """Dose values adjusted to the median patient size of the start window, and how.
@@ -147,16 +161,10 @@ def size_adjust(values: np.ndarray, sizes: pd.DataFrame, config: SizeConfig | No
     n_win = min(cfg.window, len(v))
     if n_win < cfg.min_exams:
         return v, SizeFit(None, f"not size-adjusted: {len(v)} exams, the fit needs {cfg.min_exams}")
-    shares = {}
-    for col in cfg.covariates:
-        x = _plausible(sizes, col, len(v))
-        shares[col] = float(np.isfinite(x[:n_win]).mean())
-        if shares[col] >= cfg.min_share:
-            break
-    else:
-        have = ", ".join(f"{_LABEL[c][0]} {s:.0%}" for c, s in shares.items())
-        return v, SizeFit(None, f"not size-adjusted: patient size missing (recorded in the first {n_win} exams: "
-                                f"{have}; {cfg.min_share:.0%} needed)")
+    chosen = _covariate(sizes, cfg, len(v), n_win)
+    if isinstance(chosen, SizeFit):
+        return v, chosen
+    col, x = chosen
     ok = np.isfinite(x[:n_win])
     name, unit = _LABEL[col]
     distinct = len(np.unique(x[:n_win][ok]))
