@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """One fuzz target under libFuzzer (atheris): ``python fuzz/_main.py TARGET [libFuzzer options and folders]``.
 
 Started by ``fuzz/run.py``; dmslab is imported inside ``atheris.instrument_imports`` so its code is coverage
