@@ -42,6 +42,23 @@ def corpus() -> Path:
     return CORPUS
 
 
+def _pg_url() -> str:
+    """DMSLAB_TEST_POSTGRES_URL; under pytest-xdist each worker gets its own database beside it (``NAME_gw0``…),
+    created on first use, so parallel runs do not drop each other's tables. Empty when not configured."""
+    url = os.environ.get("DMSLAB_TEST_POSTGRES_URL", "")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = sa.engine.make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if conn.execute(sa.text("select 1 from pg_database where datname = :n"), {"n": name}).first() is None:
+            conn.execute(sa.text(f'create database "{name}"'))
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 def _reset(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -57,7 +74,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'dmslab.sqlite'}"
         return
-    url = os.environ.get("DMSLAB_TEST_POSTGRES_URL")
+    url = _pg_url()
     if not url:
         pytest.skip("PostgreSQL not configured: set DMSLAB_TEST_POSTGRES_URL (.ci/run starts a server)")
     _reset(url)
@@ -81,7 +98,7 @@ def filled(request, department, tmp_path_factory) -> Iterator[tuple[Store, Setti
     if request.param == "sqlite":
         url = f"sqlite:///{home / 'dmslab.sqlite'}"
     else:
-        url = os.environ.get("DMSLAB_TEST_POSTGRES_URL", "")
+        url = _pg_url()
         if not url:
             pytest.skip("PostgreSQL not configured: set DMSLAB_TEST_POSTGRES_URL (.ci/run starts a server)")
         _reset(url)

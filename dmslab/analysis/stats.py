@@ -199,10 +199,30 @@ def _read_fast(store: Store, query: sa.Select[Any]) -> pd.DataFrame:
     conn = _adbc(store)
     if conn is None:
         return store.read(query)
-    sql = str(query.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True}))
+    sql, params = _bound(store, query)
     with conn, conn.cursor() as cur:
-        cur.execute(sql)
+        cur.execute(sql, params or None)
         return cur.fetch_arrow_table().to_pandas()
+
+
+def _bound(store: Store, query: sa.Select[Any]) -> tuple[str, list[Any]]:
+    """``query`` as SQL text with positional placeholders for the ADBC driver (``?`` for SQLite, ``$n`` for
+    PostgreSQL) and its values in placeholder order: filter values travel as bound parameters, never inside the
+    SQL text. Values go through the store dialect's bind processors (SQLite datetimes become the ISO text
+    SQLAlchemy stores, so comparisons match the slow path's)."""
+    paramstyle = "numeric_dollar" if _dialect(store) == "postgresql" else "qmark"
+    kind: Any = type(store.engine.dialect)  # the store's driver dialect, with the ADBC driver's placeholders
+    dialect: sa.Dialect = kind(paramstyle=paramstyle)
+    compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    values = []
+    for name in compiled.positiontup or ():  # $n: the n-th name; ?: in text order
+        bind = compiled.binds.get(name)
+        if bind is None:  # an IN (...) list: b_1 expanded to b_1_1, b_1_2…
+            bind = compiled.binds[name.rsplit("_", 1)[0]]
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        value = compiled.params[name]
+        values.append(process(value) if process is not None else value)
+    return str(compiled), values
 
 
 def _group_stats(codes: np.ndarray, values: np.ndarray, levels: np.ndarray | None) -> pd.DataFrame:

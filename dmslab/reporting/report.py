@@ -55,7 +55,7 @@ def notebook_parameters(notebook: str | os.PathLike[str]) -> tuple[str, ...]:
 
 
 def execute_notebook(notebook: str | os.PathLike[str], out: str | os.PathLike[str], parameters: Mapping[str, Any],
-                     *, timeout_s: float = 600.0) -> None:
+                     *, timeout_s: float = 600.0, environment: Mapping[str, str] | None = None) -> None:
     """Run ``notebook`` top to bottom with ``parameters`` injected after its ``parameters`` cell.
 
     Parameters
@@ -68,6 +68,9 @@ def execute_notebook(notebook: str | os.PathLike[str], out: str | os.PathLike[st
         Values injected by papermill (an ``injected-parameters`` cell).
     timeout_s
         Longest time one cell may run [s].
+    environment
+        Variables the kernel gets in its environment and not in the executed notebook, e.g. the
+        ``DMSLAB_DATABASE_URL`` with the password that ``parameters`` carry masked.
 
     Raises
     ------
@@ -86,9 +89,24 @@ def execute_notebook(notebook: str | os.PathLike[str], out: str | os.PathLike[st
     try:
         pm.execute_notebook(str(notebook), str(out), parameters=dict(parameters), kernel_name="python3",
                             cwd=str(out.parent), progress_bar=False, log_output=False,
-                            execution_timeout=int(timeout_s))
+                            execution_timeout=int(timeout_s), kernel_manager_class=_kernel_manager(environment))
     except PapermillExecutionError as exc:
         raise NotebookFailed(str(exc.ename), str(exc.evalue)) from exc
+
+
+def _kernel_manager(environment: Mapping[str, str] | None) -> type[Any]:
+    """A kernel manager class that starts the kernel with ``environment`` added to this process's environment
+    (given to the kernel process only: ``os.environ`` of this process is left as it is)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    extra = dict(environment or {})
+
+    class _Manager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]  # async, as in AsyncKernelManager
+            kw["env"] = {**kw.get("env", os.environ), **extra}
+            await super().start_kernel(**kw)
+
+    return _Manager
 
 
 def _chart_svg(spec: Any) -> str | None:

@@ -108,19 +108,21 @@ class Runner:
             store.close()
 
     def _parameters(self, period: Period, pipeline: Pipeline) -> dict[str, Any]:
-        url = absolute_url(self.settings.database_url)
+        """The notebook's parameters; the database URL with its password masked (``***``): the executed notebook
+        is a report people read, and the kernel takes the password from ``DMSLAB_DATABASE_URL``."""
+        url = make_url(absolute_url(self.settings.database_url)).render_as_string(hide_password=True)
         return {"database_url": url, **period_parameters(pipeline.notebook, period), **pipeline.parameters}
 
     def _execute(self, log: RunLog, pipeline: Pipeline, period: Period) -> PipelineRun:
         params = self._parameters(period, pipeline)
-        shown = dict(params, database_url=make_url(self.settings.database_url).render_as_string(hide_password=True))
-        run = log.start(pipeline, period, parameters_json=json.dumps(shown, sort_keys=True, default=str))
+        run = log.start(pipeline, period, parameters_json=json.dumps(params, sort_keys=True, default=str))
         folder = self.reports_dir / pipeline.name / f"{period.label}_run{run.id}"
         stem = f"{pipeline.name}_{period.label}"
         executed, html = folder / f"{stem}.ipynb", folder / f"{stem}.html"
         logger.info("pipeline %s %s: running %s (run %d)", pipeline.name, period.label, pipeline.notebook, run.id)
         try:
-            execute_notebook(pipeline.notebook, executed, params, timeout_s=self.timeout_s)
+            execute_notebook(pipeline.notebook, executed, params, timeout_s=self.timeout_s,
+                             environment={"DMSLAB_DATABASE_URL": absolute_url(self.settings.database_url)})
             notebook_to_html(executed, html, title=f"{pipeline.title} {period.label}")
         except NotebookFailed as exc:
             return self._failed(log, run, str(exc), executed)

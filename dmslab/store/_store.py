@@ -86,7 +86,7 @@ def _engine(url: str) -> sa.Engine:
         raise DatabaseUrlError(f"database URL scheme {url.split(':', 1)[0]}:// is not supported: write "
                                f"postgresql+psycopg://user@host/database ({_WHERE})")
     try:
-        return sa.create_engine(url, future=True)
+        return sa.create_engine(_unmasked(url), future=True)
     except sa.exc.NoSuchModuleError as exc:
         raise DatabaseUrlError(f"unknown database in URL {_masked(url)}: use sqlite:///PATH or "
                                f"postgresql+psycopg://user@host/database ({_WHERE})") from exc
@@ -97,6 +97,25 @@ def _engine(url: str) -> sa.Engine:
         raise DatabaseUrlError(f"the database driver {exc.name} for {_masked(url)} is not installed: for PostgreSQL "
                                "write postgresql+psycopg://user@host/database and install dmslab's 'postgres' "
                                "extra (pip install 'dmslab[postgres]')") from exc
+
+
+#: The password of a URL rendered with ``hide_password=True``.
+_MASK = "***"
+
+
+def _unmasked(url: str) -> str:
+    """``url`` with a masked password (``***``, as papermill parameters carry it: executed report notebooks are
+    read by people) replaced by the password of ``DMSLAB_DATABASE_URL`` when that names the same database."""
+    parsed = sa.engine.make_url(url)
+    if parsed.password != _MASK:
+        return url
+    real = os.environ.get("DMSLAB_DATABASE_URL")
+    if real is not None:
+        full = sa.engine.make_url(real)
+        if full.password is not None and full.set(password=_MASK) == parsed:
+            return real
+    raise DatabaseUrlError(f"the database URL {parsed.render_as_string(hide_password=True)} has its password masked "
+                           "and DMSLAB_DATABASE_URL does not give the same URL with the password: set it")
 
 
 def _masked(url: str) -> str:

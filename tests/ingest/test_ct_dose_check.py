@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from _sr_items import code as _code
+from _sr_items import item as _item
 from pydicom.dataset import Dataset
 
 from dmslab.ingest.rdsr import parse_xray_rdsr
@@ -15,21 +17,6 @@ from dmslab.records import SourceRecord
 from dmslab.store import Store
 
 SRC = SourceRecord(sha256="0" * 64, path="mem")
-
-
-def _code(value: str, scheme: str, meaning: str) -> Dataset:
-    c = Dataset()
-    c.CodeValue, c.CodingSchemeDesignator, c.CodeMeaning = value, scheme, meaning
-    return c
-
-
-def _item(vt: str, concept: tuple[str, str, str], rel: str = "CONTAINS", **kw) -> Dataset:
-    it = Dataset()
-    it.RelationshipType, it.ValueType = rel, vt
-    it.ConceptNameCodeSequence = [_code(*concept)]
-    for k, v in kw.items():
-        setattr(it, k, v)
-    return it
 
 
 def _num(code: str, value: str, unit: str) -> Dataset:

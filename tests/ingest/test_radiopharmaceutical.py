@@ -11,6 +11,8 @@ import pandas as pd
 import pydicom
 import pytest
 import sqlalchemy as sa
+from _sr_items import code as _code
+from _sr_items import item as _item
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
@@ -24,21 +26,6 @@ from dmslab.store._nm_organ import insert_nm_organ_doses, nm_organ_doses
 
 RRDSR = "1.2.840.10008.5.1.4.1.1.88.68"
 SRC = SourceRecord(sha256="0" * 64, path="mem")
-
-
-def _code(value: str, scheme: str, meaning: str) -> Dataset:
-    c = Dataset()
-    c.CodeValue, c.CodingSchemeDesignator, c.CodeMeaning = value, scheme, meaning
-    return c
-
-
-def _item(vt: str, concept: tuple[str, str, str], rel: str = "CONTAINS", **kw) -> Dataset:
-    it = Dataset()
-    it.RelationshipType, it.ValueType = rel, vt
-    it.ConceptNameCodeSequence = [_code(*concept)]
-    for k, v in kw.items():
-        setattr(it, k, v)
-    return it
 
 
 def _num(concept: tuple[str, str, str], value: str, unit: str) -> Dataset:

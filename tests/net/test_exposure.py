@@ -66,11 +66,11 @@ def test_cli_refuses_open_bind_and_parses_allow_any(tmp_path: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 2 and "refusing to listen on '0.0.0.0' with no allow-list" in done.stderr
     # with --allow-any the same command would listen on all interfaces: parse it, do not run it
-    args = _parser().parse_args(["receive", "--bind", "0.0.0.0", "--allow-any"])
+    args = _parser("receive").parse_args(["receive", "--bind", "0.0.0.0", "--allow-any"])
     rs = _receiver_settings(args, settings)
     assert (rs.bind_address, rs.allowed_aets, rs.allow_any) == ("0.0.0.0", (), True)
     check_exposure(rs)
-    assert _receiver_settings(_parser().parse_args(["receive"]), settings).allow_any is False
+    assert _receiver_settings(_parser("receive").parse_args(["receive"]), settings).allow_any is False
 
 
 def test_new_settings_from_environment_and_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
