@@ -2,7 +2,9 @@
 (:func:`pixels_to_grey`, :func:`prepare` — what parse_file's OCR entry does before tesseract runs).
 
 A file pydicom cannot read is parse_file's business (target ``parse_file``); here a readable header with any pixel
-data must give a 2-D uint8 page or :class:`IngestError` ``corrupt``, and preparing a page must not fail.
+data must give a 2-D uint8 page of the header's Rows x Columns or :class:`IngestError` ``corrupt`` (a header
+beyond ``MAX_PAGE_PIXELS`` is refused before decoding, so no input blows up memory), and preparing a page must
+not fail.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ import numpy as np
 import pydicom
 
 from dmslab.errors import IngestError
-from dmslab.ingest.ocr._engine import pixels_to_grey, prepare
+from dmslab.ingest.ocr._engine import MAX_PAGE_PIXELS, pixels_to_grey, prepare
 
 SEEDS = ("sc",)
 DICT = "dicom.dict"
-_MAX_PIXELS = 4096 * 4096  # a header asking for more is rejected before decoding (corrupt)
 
 
 def _dataset(data: bytes) -> pydicom.Dataset | None:
@@ -42,6 +43,7 @@ def check(data: bytes) -> None:
         except IngestError as exc:
             assert exc.reason == "corrupt", exc
             return
-    assert isinstance(grey, np.ndarray) and grey.dtype == np.uint8 and grey.ndim == 2 and grey.size, grey.shape
+    assert isinstance(grey, np.ndarray) and grey.dtype == np.uint8, grey.dtype
+    assert grey.shape == (ds.Rows, ds.Columns) and 0 < grey.size <= MAX_PAGE_PIXELS, (grey.shape, ds.Rows, ds.Columns)
     img = prepare(grey, target_width=grey.shape[1], binarize=True)
     assert img.size == (grey.shape[1], grey.shape[0])
