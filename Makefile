@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: env demo test lint bench clean
+.PHONY: env demo test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: env
 	$(BIN)/ruff check dmslab tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Coverage-guided fuzzing (docs/fuzzing.md): every target for FUZZ_S seconds; prints executions, coverage, findings.
+FUZZ_S ?= 600
+fuzz: env
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_S)
 
 bench: env
 	for f in bench/bench_*.py; do echo "### $$f"; $(BIN)/python $$f || exit 1; done

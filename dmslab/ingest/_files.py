@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pydicom
 from pydicom.errors import InvalidDicomError
@@ -96,11 +97,22 @@ def _read(path: Path) -> tuple[pydicom.Dataset, str]:
     except Exception as exc:  # truncated or corrupt encodings raise many kinds of errors in pydicom
         raise _WithHash(IngestError("corrupt", f"DICOM file cannot be decoded: {type(exc).__name__}: {exc}"),
                         digest) from exc
-    meta = getattr(ds, "file_meta", None)
-    problem = truncation(data, str(meta.get("TransferSyntaxUID", "")) if meta is not None else "1.2.840.10008.1.2")
+    problem = truncation(data, _transfer_syntax(ds))
     if problem:
         raise _WithHash(IngestError("corrupt", f"truncated or damaged DICOM file: {problem}"), digest)
     return _decoded(ds, digest), digest
+
+
+def _transfer_syntax(ds: pydicom.Dataset) -> str | None:
+    """The file's transfer syntax UID (implicit VR when there is no file meta); ``None`` when the element is
+    damaged (the structure check then does not apply, and decoding rejects the file)."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        return "1.2.840.10008.1.2"
+    try:
+        return str(meta.get("TransferSyntaxUID", ""))
+    except Exception:  # pydicom's conversion of a damaged value: NotImplementedError, BytesLengthException ...
+        return None
 
 
 def _decoded(ds: pydicom.Dataset, digest: str) -> pydicom.Dataset:
@@ -108,6 +120,8 @@ def _decoded(ds: pydicom.Dataset, digest: str) -> pydicom.Dataset:
     raise on first access inside a parser instead of being rejected here as ``corrupt``."""
     try:
         for _elem in ds.iterall():
+            pass
+        for _elem in getattr(ds, "file_meta", None) or ():
             pass
     except Exception as exc:  # pydicom raises NotImplementedError (unknown VR), OSError, ValueError, ...
         raise _WithHash(IngestError("corrupt", f"DICOM element cannot be decoded: {type(exc).__name__}: {exc}"),
@@ -139,23 +153,34 @@ def parse_file(path: str | os.PathLike[str], pseudonymise: Pseudonymiser, *,
         return Outcome(str(p), None, reason="unreadable",
                        detail=f"cannot read the file ({exc.strerror or exc}); it is left where it is: give the dmslab "
                               "user read permission and ingest it again")
-    sop = str(ds.get("SOPInstanceUID", "")) or None
-    sop_class = str(ds.get("SOPClassUID", "")) or None
-    study = str(ds.get("StudyInstanceUID", "")) or None
-    ids = {"sop_instance_uid": sop, "sop_class_uid": sop_class, "study_uid": study}
-    source = SourceRecord(sha256=digest, path=str(p), **ids)
+    except Exception as exc:  # a reader bug on one odd file must not stop a folder ingest (the fuzz targets hunt these)
+        logger.exception("unexpected error reading %s", p)
+        return Outcome(str(p), _digest_of(p), reason="corrupt", detail=f"unexpected {type(exc).__name__}: {exc}")
+    ids: dict[str, Any] = {"sop_instance_uid": _uid(ds, "SOPInstanceUID"), "sop_class_uid": _uid(ds, "SOPClassUID"),
+                           "study_uid": _uid(ds, "StudyInstanceUID")}
     try:
+        source = SourceRecord(sha256=digest, path=str(p), **ids)
         report = find_importer(ds).ingest(ds, pseudonymise=pseudonymise, source=source)
         report = with_exclusion(report, ds, not_patient_patterns)
     except IngestError as exc:
-        return Outcome(str(p), digest, reason=exc.reason, detail=exc.detail, sop_instance_uid=sop,
-                       sop_class_uid=sop_class, study_uid=study)
+        return Outcome(str(p), digest, reason=exc.reason, detail=exc.detail, **ids)
     except Exception as exc:  # a parser bug on one odd file must not stop a folder ingest
         logger.exception("unexpected error parsing %s", p)
-        return Outcome(str(p), digest, reason="corrupt", detail=f"unexpected {type(exc).__name__}: {exc}",
-                       sop_instance_uid=sop, sop_class_uid=sop_class, study_uid=study)
-    return Outcome(str(p), digest, report=report, parse_s=time.perf_counter() - t0, sop_instance_uid=sop,
-                   sop_class_uid=sop_class, study_uid=study)
+        return Outcome(str(p), digest, reason="corrupt", detail=f"unexpected {type(exc).__name__}: {exc}", **ids)
+    return Outcome(str(p), digest, report=report, parse_s=time.perf_counter() - t0, **ids)
+
+
+def _uid(ds: pydicom.Dataset, keyword: str) -> str | None:
+    """A UID of the header as text (``None`` when absent, empty or not text: a damaged element)."""
+    value = ds.get(keyword)
+    return (value.strip("\x00 ") or None) if isinstance(value, str) else None
+
+
+def _digest_of(p: Path) -> str | None:
+    try:
+        return hashlib.sha256(p.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 _WORKER_PSEUDO: Pseudonymiser | None = None

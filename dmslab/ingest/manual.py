@@ -30,7 +30,7 @@ import hashlib
 import io
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -121,6 +121,29 @@ def _header(fieldnames: Iterable[str] | None) -> list[str]:
     return names
 
 
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ManualEntryError(f"line {line}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+
+
+def _rows(text: str) -> Iterator[dict[str, str]]:
+    """The data rows under a checked header; a CSV syntax error raises :class:`ManualEntryError` with its line.
+
+    The text is split as the csv module expects of a file opened with ``newline=""``: a line may end in
+    ``\\r\\n``, ``\\n`` or a lone ``\\r``.
+    """
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        reader.fieldnames = _header(reader.fieldnames)
+        yield from reader
+    except csv.Error as exc:
+        raise ManualEntryError(f"line {reader.reader.line_num}: not readable as CSV ({exc})") from exc
+
+
 def read_manual_csv(source: str | os.PathLike[str] | IO[str]) -> list[DoseReport]:
     """Read a manual-entry CSV into one :class:`~dmslab.records.DoseReport` per study, in file order.
 
@@ -135,13 +158,11 @@ def read_manual_csv(source: str | os.PathLike[str] | IO[str]) -> list[DoseReport
         Unknown column, missing study UID / entered_by / reason, unreadable or implausible value (the message
         names the CSV line and column), or study columns that differ between rows of one study.
     """
-    text = source.read() if hasattr(source, "read") else Path(source).read_text(encoding="utf-8-sig")
+    text = source.read() if hasattr(source, "read") else _read_text(Path(source))
     path = None if hasattr(source, "read") else str(source)
-    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    reader = csv.DictReader(io.StringIO(text))
-    reader.fieldnames = _header(reader.fieldnames)
+    sha = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     studies: dict[str, tuple[dict[str, Any], list[CtEventRecord], int]] = {}
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(_rows(text), start=2):
         uid = (row.get("study_uid") or "").strip()
         if not uid:
             raise ManualEntryError(f"line {line}, column study_uid: required")

@@ -90,7 +90,7 @@ def announced_uids(raw: bytes, *, implicit_vr: bool) -> tuple[str, str] | None:
         if length == _UNDEFINED or pos + length > end:
             return None
         if tag in (_SOP_CLASS, _SOP_INSTANCE):
-            found[tag] = raw[pos:pos + length].decode("ascii", "replace").rstrip("\0 ")
+            found[tag] = raw[pos:pos + length].decode("ascii", "replace").rstrip("\0 ").strip()  # as pydicom's UID
         pos += length
     if len(found) != 2:
         return None

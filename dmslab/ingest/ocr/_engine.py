@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.pixels import pixel_array
 
 from dmslab.errors import IngestError
 
@@ -76,24 +77,51 @@ def require_tesseract() -> ModuleType:
     return mod
 
 
+#: Pixels of one page beyond which a header is taken as damaged rather than decoded (a dose screen is a few
+#: megapixels; a damaged Rows/Columns would otherwise make a compressed frame's decoder allocate gigabytes).
+MAX_PAGE_PIXELS = 64 * 2**20
+
+
+def _page_size(ds: Dataset) -> tuple[int, int, int]:
+    """Rows, Columns and Samples per Pixel of the header, checked before any pixel is decoded."""
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise IngestError("corrupt", f"image header unreadable: {type(exc).__name__}: {exc}") from exc
+    if rows < 1 or cols < 1 or samples < 1 or rows * cols * samples > MAX_PAGE_PIXELS:
+        raise IngestError("corrupt", f"image header gives an implausible page: Rows {rows}, Columns {cols}, "
+                                     f"Samples per Pixel {samples} (at most {MAX_PAGE_PIXELS} values)")
+    return rows, cols, samples
+
+
+def _first_frame(ds: Dataset) -> np.ndarray:
+    """The first frame as pydicom decodes it: ``(rows, cols)``, or ``(rows, cols, samples)`` for colour."""
+    rows, cols, samples = _page_size(ds)
+    try:
+        arr = np.asarray(pixel_array(ds, index=0))  # one frame: a multi-frame object is never decoded whole
+    except Exception as exc:  # pydicom raises many kinds of errors for undecodable pixel data
+        raise IngestError("corrupt", f"pixel data cannot be decoded: {type(exc).__name__}: {exc}") from exc
+    expected = (rows, cols) if samples == 1 else (rows, cols, samples)
+    if arr.shape != expected:
+        raise IngestError("corrupt", f"pixel data decoded as shape {arr.shape}, not the page {expected} of the "
+                                     "header")
+    return arr
+
+
 def pixels_to_grey(ds: Dataset) -> np.ndarray:
     """The first frame as 8-bit greyscale (0-255), whatever the photometric interpretation and depth.
 
     Raises
     ------
     IngestError
-        ``corrupt`` when the pixel data cannot be decoded.
+        ``corrupt`` when the header gives no plausible page (Rows, Columns, Samples per Pixel) or the pixel data
+        cannot be decoded into it.
     """
-    try:
-        arr = np.asarray(ds.pixel_array)
-    except Exception as exc:  # pydicom raises many kinds of errors for undecodable pixel data
-        raise IngestError("corrupt", f"pixel data cannot be decoded: {type(exc).__name__}: {exc}") from exc
+    arr = _first_frame(ds)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
-    if n_frames > 1:
-        arr = arr[0]
-    if arr.ndim == 3 and arr.shape[-1] in (3, 4):
-        if photometric.startswith("YBR"):
+    if arr.ndim == 3:
+        if photometric.startswith("YBR") or arr.shape[-1] < 3:
             arr = arr[..., 0]
         else:
             arr = arr[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Callable
 from functools import lru_cache
 from struct import unpack_from
-from typing import Any
+from typing import Any, TypeVar
 
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.datadict import dictionary_VR
@@ -26,7 +27,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import Tag
 
 from dmslab.codes import CodeKey, code_key
-from dmslab.ingest.rdsr._tree import Item, numbers_from_text
+from dmslab.ingest.rdsr._tree import Item, code_text, numbers_from_text
 
 __all__ = ["read_sr"]
 
@@ -41,6 +42,7 @@ _CODE_VALUE, _SCHEME, _MEANING, _LONG_CODE, _URN_CODE = 0x00080100, 0x00080102, 
 _TEXT_TAGS = {"TEXT": 0x0040A160, "UIDREF": 0x0040A124, "DATETIME": 0x0040A120, "DATE": 0x0040A121,
               "TIME": 0x0040A122, "PNAME": 0x0040A123}
 _CHARSET = 0x00080005
+_T = TypeVar("_T")
 
 
 class _Unsupported(Exception):
@@ -138,7 +140,8 @@ class _Builder:
     def code(self, item: dict[int, Any]) -> tuple[CodeKey, str | None]:
         value = self.text(item.get(_CODE_VALUE)) or self.text(item.get(_LONG_CODE)) or self.text(item.get(_URN_CODE))
         meaning = self.text(item.get(_MEANING))
-        return code_key(self.text(item.get(_SCHEME)), value), meaning
+        scheme = code_text(self.text(item.get(_SCHEME)), "CodingSchemeDesignator")
+        return code_key(scheme, code_text(value, "CodeValue")), meaning
 
     def concept(self, raw: dict[int, Any]) -> CodeKey | None:
         seq = _seq(raw.get(_CONCEPT_NAME))
@@ -224,39 +227,63 @@ def _top_level(p: _Parser, start: int) -> tuple[dict[int, RawDataElement], Any]:
 def read_sr(data: bytes) -> Dataset | None:
     """Read an SR file: a pydicom dataset of its header with the content tree attached, or ``None``.
 
-    ``None`` means "use pydicom": another transfer syntax, no preamble, or an unexpected structure.
-    The tree is available to :func:`dmslab.ingest.rdsr.read_tree`; the returned dataset has no
-    ContentSequence of its own.
+    ``None`` means "use pydicom": another transfer syntax, no preamble, or an unexpected structure or
+    value (a damaged file meta, an undecodable character set): pydicom's path then reads the file or
+    rejects it with a reason. The tree is available to :func:`dmslab.ingest.rdsr.read_tree`; the
+    returned dataset has no ContentSequence of its own. Raises nothing.
     """
     try:
         meta, start = _meta(data)
-        ts = meta.get("TransferSyntaxUID")
-        implicit = _TS.get(str(ts).strip("\x00 ") if ts is not None else "")
+        implicit = _TS.get(_pydicom(_transfer_syntax, meta))
         if implicit is None:
             return None
         p = _Parser(data, implicit)
         elements, content = _top_level(p, start)
-    except (_Unsupported, UnicodeDecodeError, ValueError, struct.error) as exc:
-        logger.debug("lean SR reader fell back to pydicom: %s", exc)
+        ds = Dataset({Tag(k): v for k, v in elements.items()})
+        ds.file_meta = meta
+        ds.set_original_encoding(implicit, True, None)
+        builder = _Builder(_pydicom(_encodings, ds, _CHARSET in elements))
+        root_vt = elements.get(_VALUE_TYPE)
+        root = Item(_pydicom(concept_of_raw, ds), builder.text(root_vt.value if root_vt is not None else None)
+                    or "CONTAINER")
+        root.children = [builder.item(c) for c in content or []]
+    except (_Unsupported, UnicodeDecodeError, ValueError, LookupError, struct.error, RecursionError) as exc:
+        logger.debug("lean SR reader fell back to pydicom: %s: %s", type(exc).__name__, exc)
         return None
-    ds = Dataset({Tag(k): v for k, v in elements.items()})
-    ds.file_meta = meta
-    ds.set_original_encoding(implicit, True, None)
-    charset = elements.get(_CHARSET)
-    encodings = convert_encodings(ds.SpecificCharacterSet) if charset is not None else ["iso8859"]
-    builder = _Builder(list(encodings) if isinstance(encodings, (list, tuple)) else [encodings])
-    root_raw = {k: (v.value if not isinstance(v, list) else v) for k, v in ((_VALUE_TYPE, elements.get(_VALUE_TYPE)),)
-                if v is not None}
-    root = Item(concept_of_raw(ds), builder.text(root_raw.get(_VALUE_TYPE)) or "CONTAINER")
-    root.children = [builder.item(c) for c in content or []]
     ds.__dict__["_dmslab_tree"] = root
     return ds
 
 
+def _pydicom(fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)``, where ``fn`` has pydicom convert raw header elements: a damaged value makes pydicom raise
+    many kinds of errors (NotImplementedError for an unknown VR, BytesLengthException, a ValueError for a null
+    in a character set name ...), all of which mean "let pydicom's own path judge this file"."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # see the docstring: pydicom's error types are not one hierarchy
+        raise _Unsupported(f"pydicom cannot decode the header: {type(exc).__name__}: {exc}") from exc
+
+
+def _transfer_syntax(meta: FileMetaDataset) -> str:
+    """The transfer syntax UID; every meta element is decoded now, so a damaged one falls back to pydicom."""
+    for _elem in meta:
+        pass
+    return str(meta.get("TransferSyntaxUID", "")).strip("\x00 ")
+
+
+def _encodings(ds: Dataset, has_charset: bool) -> list[str]:
+    if not has_charset:
+        return ["iso8859"]
+    encodings = convert_encodings(ds.SpecificCharacterSet)
+    return list(encodings) if isinstance(encodings, (list, tuple)) else [encodings]
+
+
 def concept_of_raw(ds: Dataset) -> CodeKey | None:
-    """Root concept through pydicom's own (small) ConceptNameCodeSequence."""
-    seq = ds.get("ConceptNameCodeSequence")
-    if not seq:
+    """Root concept through pydicom's own (small) ConceptNameCodeSequence; ``None`` when absent or not a
+    sequence of datasets (a damaged VR)."""
+    elem = ds.get(_CONCEPT_NAME)
+    if elem is None or elem.VR != "SQ" or not elem.value:
         return None
-    item = seq[0]
-    return code_key(item.get("CodingSchemeDesignator"), item.get("CodeValue") or item.get("LongCodeValue"))
+    item = elem.value[0]
+    value = code_text(item.get("CodeValue") or item.get("LongCodeValue"), "CodeValue")
+    return code_key(code_text(item.get("CodingSchemeDesignator"), "CodingSchemeDesignator"), value)

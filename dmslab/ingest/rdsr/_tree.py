@@ -12,10 +12,12 @@ from typing import Any
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from dmslab.codes import CodeKey, code_key
+from dmslab.errors import VendorQuirkWarning, warn_and_log
 
-__all__ = ["Item", "concept_of", "numbers_from_text", "read_tree"]
+__all__ = ["Item", "code_text", "concept_of", "numbers_from_text", "read_tree"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +104,24 @@ def _str(ds: Dataset, tag: int) -> str | None:
     return v if isinstance(v, str) else None
 
 
+def code_text(value: Any, what: str) -> str | None:
+    """The text of a code element; of several values (a backslash in the text: vendors write them), the first,
+    with a :class:`~dmslab.errors.VendorQuirkWarning` saying so (a whole dose report is not lost over it)."""
+    if isinstance(value, str) and "\\" in value:  # the lean reader keeps the raw text
+        value = value.split("\\")
+    if isinstance(value, (MultiValue, list, tuple)):
+        values = [str(v) for v in value]
+        warn_and_log(f"code element {what} holds several values {values!r}; the first is used",
+                     VendorQuirkWarning, logger=logger)
+        value = values[0] if values else None
+    return None if value is None else str(value)
+
+
 def _code(seq_item: Dataset) -> tuple[CodeKey, str | None]:
     value = _value(seq_item, _CODE_VALUE) or _value(seq_item, _LONG_CODE_VALUE) or _value(seq_item, _URN_CODE_VALUE)
-    return code_key(_value(seq_item, _SCHEME), value), _value(seq_item, _MEANING)
+    scheme = code_text(_value(seq_item, _SCHEME), "CodingSchemeDesignator")
+    meaning = _value(seq_item, _MEANING)
+    return code_key(scheme, code_text(value, "CodeValue")), None if meaning is None else str(meaning)
 
 
 def concept_of(ds: Dataset) -> CodeKey | None:
