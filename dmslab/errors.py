@@ -14,6 +14,7 @@ __all__ = [
     "DatabaseMissingError",
     "DatabaseUnavailableError",
     "DatabaseUrlError",
+    "DicomStructureError",
     "DmslabError",
     "DmslabWarning",
     "IngestError",
@@ -111,6 +112,33 @@ class UnknownUnitError(IngestError):
             f"unit {unit!r} for {quantity} is not in the units map; add it to dmslab/data/units_map.csv "
             "with a source if it is a genuine vendor variant",
         )
+
+
+class DicomStructureError(DmslabError, ValueError):
+    """DICOM bytes whose element structure does not hold together (:mod:`dmslab.dicom`).
+
+    Parameters
+    ----------
+    reason
+        Stable code: ``truncated`` (the bytes end inside an element, item or sequence), ``bad_item`` (a sequence
+        holds something other than items), ``bad_delimiter`` (a delimiter out of place), ``overrun`` (an element
+        or item runs past the end of its item or sequence), ``undefined_length`` (an undefined length on a value
+        that is not a sequence), ``too_deep`` (sequences nested deeper than Python's recursion limit).
+    offset
+        The byte position where the walk found it.
+    detail
+        Human-readable explanation.
+    """
+
+    REASONS = frozenset({"truncated", "bad_item", "bad_delimiter", "overrun", "undefined_length", "too_deep"})
+
+    def __init__(self, reason: str, offset: int, detail: str) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown structure reason {reason!r}; allowed: {sorted(self.REASONS)}")
+        self.reason = reason
+        self.offset = offset
+        self.detail = detail
+        super().__init__(f"{detail} (byte {offset})")
 
 
 class StoreError(DmslabError):

@@ -88,8 +88,8 @@ def _read(path: Path) -> tuple[pydicom.Dataset, str]:
     digest = hashlib.sha256(data).hexdigest()
     if _SR_CLASS_PREFIX in data[128:512]:
         lean = read_sr(data)  # None: not handled by the lean reader, pydicom reads it below
-        if lean is not None:
-            return _decoded(lean, digest), digest
+        if lean is not None:  # its one walk checked the structure and decoded what can fail: no second pass
+            return lean, digest
     try:
         ds = pydicom.dcmread(io.BytesIO(data))
     except InvalidDicomError as exc:

@@ -13,18 +13,18 @@ import struct
 
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 
+from dmslab.dicom import LONG_VRS, first_elements
+from dmslab.errors import DicomStructureError
+
 __all__ = ["announced_uids", "file_meta_bytes"]
 
-#: VRs with a 2-byte reserved field and a 4-byte length in explicit VR encoding (PS3.5 §7.1.2).
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
 _SOP_CLASS, _SOP_INSTANCE = 0x00080016, 0x00080018
-_UNDEFINED = 0xFFFFFFFF
 
 
 def _element(tag: int, vr: bytes, value: bytes) -> bytes:
     """One explicit VR little endian element of group 0002."""
     group, elem = tag >> 16, tag & 0xFFFF
-    if vr in _LONG_VRS:
+    if vr in LONG_VRS:
         return struct.pack("<HH2s2xI", group, elem, vr, len(value)) + value
     return struct.pack("<HH2sH", group, elem, vr, len(value)) + value
 
@@ -66,32 +66,18 @@ def file_meta_bytes(sop_class: str, sop_instance: str, transfer_syntax: str, sou
 def announced_uids(raw: bytes, *, implicit_vr: bool) -> tuple[str, str] | None:
     """SOP Class and Instance UID from the first elements of a little endian dataset.
 
-    Returns ``None`` when the bytes cannot be walked this simply (an undefined length before (0008,0018), a
-    truncated element): the caller then decodes with pydicom. Raises nothing.
+    The elements up to (0008,0018) are walked with the shared walker (:func:`dmslab.dicom.first_elements`).
+    Returns ``None`` when they cannot be walked (a truncated element, a broken sequence) or a UID is missing:
+    the caller then decodes with pydicom. Raises nothing.
     """
-    pos, end = 0, len(raw)
-    found: dict[int, str] = {}
-    while pos + 8 <= end:
-        group, elem = struct.unpack_from("<HH", raw, pos)
-        tag = group << 16 | elem
-        if tag > _SOP_INSTANCE:
-            break
-        if implicit_vr:
-            length = struct.unpack_from("<I", raw, pos + 4)[0]
-            pos += 8
-        elif raw[pos + 4:pos + 6] in _LONG_VRS:
-            if pos + 12 > end:
-                return None
-            length = struct.unpack_from("<I", raw, pos + 8)[0]
-            pos += 12
-        else:
-            length = struct.unpack_from("<H", raw, pos + 6)[0]
-            pos += 8
-        if length == _UNDEFINED or pos + length > end:
-            return None
-        if tag in (_SOP_CLASS, _SOP_INSTANCE):
-            found[tag] = raw[pos:pos + length].decode("ascii", "replace").rstrip("\0 ").strip()  # as pydicom's UID
-        pos += length
-    if len(found) != 2:
+    try:
+        found = first_elements(raw, implicit=implicit_vr, last=_SOP_INSTANCE)
+    except (DicomStructureError, RecursionError):
         return None
-    return found[_SOP_CLASS], found[_SOP_INSTANCE]
+    if _SOP_CLASS not in found or _SOP_INSTANCE not in found:
+        return None
+    return _uid(found[_SOP_CLASS]), _uid(found[_SOP_INSTANCE])
+
+
+def _uid(value: bytes) -> str:
+    return value.decode("ascii", "replace").rstrip("\0 ").strip()  # as pydicom's UID

@@ -17,4 +17,4 @@ def check(data: bytes) -> None:
     if ds is None:
         return
     assert isinstance(ds, Dataset)
-    assert isinstance(ds.__dict__.get("_dmslab_tree"), Item)
+    assert isinstance(ds.content_tree, Item)

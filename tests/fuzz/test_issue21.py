@@ -58,7 +58,7 @@ def test_undecodable_header_is_corrupt(pseudo, name, detail):
 def test_concept_name_that_is_not_a_sequence(pseudo):
     """(0040,A043) with VR UT: no root concept (used to raise AttributeError in concept_of_raw)."""
     ds = read_sr(_case("concept_text").read_bytes())
-    assert ds is not None and ds.__dict__["_dmslab_tree"].concept is None
+    assert ds is not None and ds.content_tree.concept is None
     out = parse_file(_case("concept_text"), pseudo)
     assert (out.report, out.reason) == (None, "not_a_dose_report")
     assert "root concept None" in (out.detail or "")

@@ -20,6 +20,7 @@ from functools import lru_cache
 from struct import unpack_from
 from typing import Any, TypeVar
 
+from pydicom import config as pydicom_config
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
@@ -27,14 +28,14 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import Tag
 
 from dmslab.codes import CodeKey, code_key
-from dmslab.ingest.rdsr._tree import Item, code_text, numbers_from_text
+from dmslab.dicom import UNDEFINED, VRS, Walker
+from dmslab.errors import DicomStructureError
+from dmslab.ingest.rdsr._tree import Item, SrDataset, code_text, numbers_from_text
 
 __all__ = ["read_sr"]
 
 logger = logging.getLogger(__name__)
 
-_UNDEFINED = 0xFFFFFFFF
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"})
 _TS = {"1.2.840.10008.1.2": True, "1.2.840.10008.1.2.1": False}  # -> implicit VR
 _CONTENT_SEQ, _CONCEPT_NAME, _VALUE_TYPE = 0x0040A730, 0x0040A043, 0x0040A040
 _MEASURED, _NUMERIC, _FLOAT, _UNITS, _CONCEPT_CODE = 0x0040A300, 0x0040A30A, 0x0040A161, 0x004008EA, 0x0040A168
@@ -42,83 +43,12 @@ _CODE_VALUE, _SCHEME, _MEANING, _LONG_CODE, _URN_CODE = 0x00080100, 0x00080102, 
 _TEXT_TAGS = {"TEXT": 0x0040A160, "UIDREF": 0x0040A124, "DATETIME": 0x0040A120, "DATE": 0x0040A121,
               "TIME": 0x0040A122, "PNAME": 0x0040A123}
 _CHARSET = 0x00080005
+_DATE_VRS = frozenset({"DA", "DT", "TM"})
 _T = TypeVar("_T")
 
 
 class _Unsupported(Exception):
     """The bytes are not what this reader handles; fall back to pydicom."""
-
-
-@lru_cache(maxsize=4096)
-def _is_sq(tag: int) -> bool:
-    try:
-        return dictionary_VR(tag) == "SQ"
-    except KeyError:
-        return False
-
-
-class _Parser:
-    """Nested dicts of raw values: tag -> bytes, or tag -> list of item dicts for sequences."""
-
-    def __init__(self, buf: bytes, implicit: bool) -> None:
-        self.buf = buf
-        self.n = len(buf)
-        self.implicit = implicit
-
-    def header(self, pos: int) -> tuple[int, bytes | None, int, int]:
-        """(tag, explicit VR or None, length, value position)."""
-        buf = self.buf
-        if pos + 8 > self.n:
-            raise _Unsupported(f"truncated element header at {pos}")
-        group, elem = unpack_from("<HH", buf, pos)
-        tag = group << 16 | elem
-        if group == 0xFFFE or self.implicit and group != 0x0002:
-            return tag, None, unpack_from("<L", buf, pos + 4)[0], pos + 8
-        vr = buf[pos + 4:pos + 6]
-        if vr in _LONG_VRS:
-            if pos + 12 > self.n:
-                raise _Unsupported(f"truncated element header at {pos}")
-            return tag, vr, unpack_from("<L", buf, pos + 8)[0], pos + 12
-        return tag, vr, unpack_from("<H", buf, pos + 6)[0], pos + 8
-
-    def is_sequence(self, tag: int, vr: bytes | None, length: int) -> bool:
-        if vr is not None:
-            return vr == b"SQ" or (vr == b"UN" and length == _UNDEFINED)
-        return length == _UNDEFINED or _is_sq(tag)
-
-    def dataset(self, pos: int, end: int | None) -> tuple[dict[int, Any], int]:
-        out: dict[int, Any] = {}
-        limit = self.n if end is None else end
-        while pos < limit:
-            tag, vr, length, pos = self.header(pos)
-            if tag == 0xFFFEE00D:  # item delimiter
-                return out, pos
-            if self.is_sequence(tag, vr, length):
-                out[tag], pos = self.sequence(pos, length)
-            else:
-                if length == _UNDEFINED or pos + length > self.n:
-                    raise _Unsupported(f"undefined or overlong value of {tag:08X}")
-                out[tag] = self.buf[pos:pos + length]
-                pos += length
-        if end is None:
-            raise _Unsupported("item without delimiter")
-        return out, pos
-
-    def sequence(self, pos: int, length: int) -> tuple[list[dict[int, Any]], int]:
-        items: list[dict[int, Any]] = []
-        end = None if length == _UNDEFINED else pos + length
-        while end is None or pos < end:
-            tag, _vr, item_len, pos = self.header(pos)
-            if tag == 0xFFFEE0DD:
-                return items, pos
-            if tag != 0xFFFEE000:
-                raise _Unsupported(f"expected an item, found {tag:08X}")
-            if item_len == _UNDEFINED:
-                item, pos = self.dataset(pos, None)
-            else:
-                item, pos = self.dataset(pos, pos + item_len)
-            items.append(item)
-        return items, pos
 
 
 class _Builder:
@@ -185,73 +115,107 @@ def _seq(value: Any) -> list[dict[int, Any]]:
     return value if isinstance(value, list) else []
 
 
-def _meta(data: bytes) -> tuple[FileMetaDataset, int]:
+def _meta(walker: Walker) -> tuple[FileMetaDataset, int]:
     """File meta elements (always explicit VR little endian) and where the dataset starts."""
+    data = walker.buf
     if data[128:132] != b"DICM":
         raise _Unsupported("no DICM preamble")
-    p = _Parser(data, implicit=False)
     pos, meta = 132, FileMetaDataset()
-    while pos + 8 <= len(data) and unpack_from("<H", data, pos)[0] == 0x0002:
-        tag, vr, length, vpos = p.header(pos)
-        meta[tag] = RawDataElement(Tag(tag), vr.decode("ascii") if vr else None, length, data[vpos:vpos + length],
+    while pos + 8 <= walker.n and unpack_from("<H", data, pos)[0] == 0x0002:
+        tag, vr, length, vpos = walker.header(pos)
+        _value, pos = walker.value(tag, vr, length, vpos)
+        meta[tag] = RawDataElement(Tag(tag), vr.decode("ascii") if vr else None, length, data[vpos:pos],
                                    vpos, False, True)
-        pos = vpos + length
     return meta, pos
 
 
-def _top_level(p: _Parser, start: int) -> tuple[dict[int, RawDataElement], Any]:
-    """Top-level raw elements for pydicom, with the content sequence parsed by us instead."""
+def _top_level(walker: Walker, start: int) -> tuple[dict[int, RawDataElement], Any]:
+    """Top-level raw elements for pydicom, with the content sequence walked by us instead."""
     elements: dict[int, RawDataElement] = {}
     content = None
-    pos = start
-    while pos < p.n:
-        tag, vr, length, vpos = p.header(pos)
+    buf, implicit = walker.buf, walker.implicit
+    for tag, vr, length, vpos, value, end in walker.top_level(start):
         vr_s = vr.decode("ascii") if vr else None
-        if p.is_sequence(tag, vr, length):
-            items, end = p.sequence(vpos, length)
+        if isinstance(value, list):
             if tag == _CONTENT_SEQ:
-                content = items
-            else:
-                body_end = end - 8 if length == _UNDEFINED else end
-                elements[tag] = RawDataElement(Tag(tag), "SQ" if vr_s in (None, "UN") else vr_s, body_end - vpos,
-                                               p.buf[vpos:body_end], vpos, p.implicit, True)
-            pos = end
-            continue
-        if length == _UNDEFINED or vpos + length > p.n:
-            raise _Unsupported(f"undefined or overlong top-level value {tag:08X}")
-        elements[tag] = RawDataElement(Tag(tag), vr_s, length, p.buf[vpos:vpos + length], vpos, p.implicit, True)
-        pos = vpos + length
+                content = value
+                continue
+            body_end = end - 8 if length == UNDEFINED else end
+            elements[tag] = RawDataElement(Tag(tag), "SQ" if vr_s in (None, "UN") else vr_s, body_end - vpos,
+                                           buf[vpos:body_end], vpos, implicit, True)
+        else:
+            elements[tag] = RawDataElement(Tag(tag), vr_s, length, value, vpos, implicit, True)
     return elements, content
 
 
-def read_sr(data: bytes) -> Dataset | None:
+def read_sr(data: bytes) -> SrDataset | None:
     """Read an SR file: a pydicom dataset of its header with the content tree attached, or ``None``.
 
+    One walk over the bytes (:class:`dmslab.dicom.Walker`) reads the structure and the content tree; the header
+    elements whose decoding could fail (numbers, binary values, sequences) are decoded by pydicom now, so a
+    damaged value is found here (the rest decode lazily, and cannot fail: see :func:`_validate`).
     ``None`` means "use pydicom": another transfer syntax, no preamble, or an unexpected structure or
     value (a damaged file meta, an undecodable character set): pydicom's path then reads the file or
-    rejects it with a reason. The tree is available to :func:`dmslab.ingest.rdsr.read_tree`; the
-    returned dataset has no ContentSequence of its own. Raises nothing.
+    rejects it with a reason. The tree is available to :func:`dmslab.ingest.rdsr.read_tree` (and as
+    ``content_tree``); the returned dataset has no ContentSequence of its own. Raises nothing.
     """
     try:
-        meta, start = _meta(data)
+        walker = Walker(data, implicit=False)
+        meta, start = _meta(walker)
         implicit = _TS.get(_pydicom(_transfer_syntax, meta))
         if implicit is None:
             return None
-        p = _Parser(data, implicit)
-        elements, content = _top_level(p, start)
-        ds = Dataset({Tag(k): v for k, v in elements.items()})
+        walker.implicit = implicit
+        elements, content = _top_level(walker, start)
+        ds = SrDataset({Tag(k): v for k, v in elements.items()})
         ds.file_meta = meta
         ds.set_original_encoding(implicit, True, None)
+        _pydicom(_validate, ds)
         builder = _Builder(_pydicom(_encodings, ds, _CHARSET in elements))
         root_vt = elements.get(_VALUE_TYPE)
         root = Item(_pydicom(concept_of_raw, ds), builder.text(root_vt.value if root_vt is not None else None)
                     or "CONTAINER")
         root.children = [builder.item(c) for c in content or []]
-    except (_Unsupported, UnicodeDecodeError, ValueError, LookupError, struct.error, RecursionError) as exc:
+    except (_Unsupported, DicomStructureError, UnicodeDecodeError, ValueError, LookupError, struct.error,
+            RecursionError) as exc:
         logger.debug("lean SR reader fell back to pydicom: %s: %s", type(exc).__name__, exc)
         return None
-    ds.__dict__["_dmslab_tree"] = root
+    ds.content_tree = root
     return ds
+
+
+@lru_cache(maxsize=4096)
+def _dictionary_vr(tag: int) -> str | None:
+    try:
+        return None if tag >> 16 & 1 else str(dictionary_VR(tag))
+    except KeyError:
+        return None
+
+
+def _needs_decoding(elem: Any) -> bool:
+    """Whether decoding this raw element could fail: every VR but plain character strings (see :func:`_validate`)."""
+    vr = elem.VR if elem.VR is not None else _dictionary_vr(int(elem.tag))
+    info = VRS.get(vr.encode("ascii")) if vr and vr.isascii() else None
+    if info is None or not info.text:
+        return True
+    return vr in _DATE_VRS and bool(pydicom_config.datetime_conversion)
+
+
+def _validate(ds: Dataset) -> None:
+    """Decode with pydicom every element of ``ds`` (and of its sequences) whose decoding can fail, so a damaged
+    value is rejected now rather than raising inside a parser. The value check of the former second pass over
+    every element, folded into this read: character strings (AE, AS, CS, DA, DT, LO, LT, PN, SH, ST, TM, UC, UI,
+    UR, UT) cannot fail to decode under pydicom's default reading validation (WARN; a test holds pydicom to it),
+    so they are left to decode on access; under RAISE everything is decoded."""
+    strict = pydicom_config.settings.reading_validation_mode == pydicom_config.RAISE
+    for tag in ds.keys():
+        raw = ds.get_item(tag)
+        if raw is None or not isinstance(raw, RawDataElement) or (not strict and not _needs_decoding(raw)):
+            continue
+        elem = ds[tag]
+        if elem.VR == "SQ":
+            for item in elem.value:
+                _validate(item)
 
 
 def _pydicom(fn: Callable[..., _T], *args: Any) -> _T:

@@ -17,7 +17,7 @@ from pydicom.multival import MultiValue
 from dmslab.codes import CodeKey, code_key
 from dmslab.errors import VendorQuirkWarning, warn_and_log
 
-__all__ = ["Item", "code_text", "concept_of", "numbers_from_text", "read_tree"]
+__all__ = ["Item", "SrDataset", "code_text", "concept_of", "numbers_from_text", "read_tree"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,14 @@ class Item:
             if it.children and it.concept not in stop:
                 stack.extend(reversed(it.children))
         return out
+
+
+class SrDataset(Dataset):
+    """A pydicom dataset of an SR document's header whose content tree was read already, by the lean reader
+    (:func:`dmslab.ingest.rdsr._fastread.read_sr`): ``content_tree`` holds it, and the dataset itself has no
+    ContentSequence. A plain subclass with one attribute: no pydicom internals are touched."""
+
+    content_tree: Item
 
 
 def _value(ds: Dataset, tag: int) -> Any:
@@ -194,7 +202,6 @@ def read_tree(ds: Dataset) -> Item:
 
     A dataset read by :func:`dmslab.ingest.rdsr._fastread.read_sr` carries its tree already.
     """
-    tree = ds.__dict__.get("_dmslab_tree")
-    if isinstance(tree, Item):
-        return tree
+    if isinstance(ds, SrDataset):
+        return ds.content_tree
     return _item(ds)
