@@ -26,7 +26,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dmslab.analysis._alert_rules import PSD_COLUMN, AlertConfig, AlertRule, default_alert_config, load_alert_config
-from dmslab.analysis._email import send_email
+from dmslab._mail import send_email
 from dmslab.analysis.drl import drl_references, load_drls, map_ct_protocol
 from dmslab.config import SmtpSettings
 from dmslab.store import Store, table
