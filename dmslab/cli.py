@@ -55,6 +55,13 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from dmslab.jobs import migrate_site
+
+    print(migrate_site(_settings(args)))
+    return 0
+
+
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -268,6 +275,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_, parents=[common])
 
     add("init", "create the pseudonymisation key and the database").set_defaults(func=_cmd_init)
+    add("migrate", "bring the database's schema to this dmslab's (after an upgrade)").set_defaults(func=_cmd_migrate)
     ing = sub.add_parser("ingest", help="ingest DICOM files or folders (recursive)", parents=[common],
                          epilog=_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     ing.add_argument("paths", nargs="+")

@@ -71,6 +71,19 @@ def init_site(settings: Settings) -> list[str]:
     return done
 
 
+def migrate_site(settings: Settings) -> str:
+    """Upgrade an existing database to this dmslab's schema revision; one line saying from what to what."""
+    store = Store(settings.database_url, create=False, migrate_schema=False)
+    try:
+        before, heads = store.migrate()
+    finally:
+        store.close()
+    if before == heads:
+        return f"database {store.describe()} is already at schema revision {', '.join(sorted(heads))}"
+    return (f"database {store.describe()} migrated from schema revision {', '.join(sorted(before)) or 'none'} "
+            f"to {', '.join(sorted(heads))}")
+
+
 def _as_item(o: Outcome, settings: Settings, summary: IngestSummary) -> DoseReport | Rejection:
     if o.report is not None:
         return o.report

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-__all__ = ["alembic_config", "migrate"]
+__all__ = ["alembic_config", "migrate", "schema_revisions"]
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
@@ -28,3 +28,13 @@ def migrate(engine: sa.Engine, revision: str = "heads") -> None:
     """
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
+
+
+def schema_revisions(conn: sa.Connection) -> tuple[set[str], set[str]]:
+    """The revisions the database at ``conn`` is at, and the heads of this dmslab's migration scripts."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    current = set(MigrationContext.configure(conn).get_current_heads())
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return current, heads

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import sqlalchemy as sa
@@ -21,12 +22,14 @@ from dmslab.errors import (
     DatabaseMissingError,
     DatabaseUnavailableError,
     DatabaseUrlError,
+    SchemaOutdatedError,
     StoreBusyError,
     StoreError,
+    StoreReadOnlyError,
 )
 from dmslab.records import DoseReport
 from dmslab.store._concurrency import begin_write, is_busy
-from dmslab.store._migrate import migrate
+from dmslab.store._migrate import migrate, schema_revisions
 from dmslab.store._writer import BatchWriter, Rejection
 from dmslab.store.schema import table
 
@@ -76,17 +79,47 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_timeout_ms: int) -> N
     cur.close()
 
 
+@functools.cache
+def _all_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
+    from dmslab.store._migrate import alembic_config
+
+    return frozenset(r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+
+
 #: Where a person sets the database URL, named in error messages.
 _WHERE = "--database-url, DMSLAB_DATABASE_URL or database_url in dmslab.toml"
 
 
-def _engine(url: str) -> sa.Engine:
+def _sqlite_readonly_pragmas(dbapi_conn: Any, _record: Any, *, busy_timeout_ms: int) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    cur.execute("PRAGMA query_only=ON")  # a second guard beside mode=ro
+    cur.close()
+
+
+def _read_only_url(url: str) -> tuple[str, dict[str, Any]]:
+    """``url`` opened so that nothing can be written: a SQLite file as a ``mode=ro`` URI, a PostgreSQL session
+    whose transactions are read-only; the engine keyword arguments that go with it."""
+    parsed = sa.engine.make_url(_unmasked(url))
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:" and not db.startswith("file:"):
+            return f"sqlite:///file:{quote(str(Path(db).resolve()))}?mode=ro&uri=true", {}
+        return url, {}
+    if parsed.get_backend_name() == "postgresql":
+        return url, {"connect_args": {"options": "-c default_transaction_read_only=on"}}
+    return url, {}
+
+
+def _engine(url: str, **kwargs: Any) -> sa.Engine:
     """An engine for ``url``; an unusable URL raises :class:`DatabaseUrlError` saying what to write instead."""
     if url.split(":", 1)[0] in ("postgres", "postgresql+psycopg2"):
         raise DatabaseUrlError(f"database URL scheme {url.split(':', 1)[0]}:// is not supported: write "
                                f"postgresql+psycopg://user@host/database ({_WHERE})")
     try:
-        return sa.create_engine(_unmasked(url), future=True)
+        return sa.create_engine(_unmasked(url), future=True, **kwargs)
     except sa.exc.NoSuchModuleError as exc:
         raise DatabaseUrlError(f"unknown database in URL {_masked(url)}: use sqlite:///PATH or "
                                f"postgresql+psycopg://user@host/database ({_WHERE})") from exc
@@ -164,6 +197,11 @@ class Store:
     create
         Create the database when it does not exist (default). ``False`` (readers such as ``dmslab audit``):
         raise :class:`~dmslab.errors.DatabaseMissingError` instead of creating an empty one.
+    read_only
+        Open for reading only (reports, dashboards, ``dmslab audit``): nothing is created or migrated, a SQLite
+        file is opened with ``mode=ro``, a PostgreSQL session has read-only transactions, and :meth:`write`
+        raises :class:`~dmslab.errors.StoreReadOnlyError`. A schema other than this dmslab's raises
+        :class:`~dmslab.errors.SchemaOutdatedError` ("run dmslab migrate").
 
     Raises
     ------
@@ -172,7 +210,9 @@ class Store:
     DatabaseUnavailableError
         The server cannot be reached or refuses the connection (when the schema is checked on open).
     DatabaseMissingError
-        ``create=False`` and there is no dmslab database at the URL.
+        ``create=False`` (or ``read_only``) and there is no dmslab database at the URL.
+    SchemaOutdatedError
+        ``read_only`` and the database is at another schema revision than this dmslab's.
 
     Examples
     --------
@@ -182,43 +222,93 @@ class Store:
     """
 
     def __init__(self, url: str, *, migrate_schema: bool = True, create: bool = True,
-                 lock_timeout_s: float = 60.0) -> None:
+                 lock_timeout_s: float = 60.0, read_only: bool = False) -> None:
         if not lock_timeout_s > 0:
             raise ValueError(f"lock_timeout_s must be > 0 s, got {lock_timeout_s!r}")
         self.url = url
+        self.read_only = read_only
         self.lock_timeout_s = float(lock_timeout_s)
-        self.engine = _engine(url)
-        path = _sqlite_path(self.engine)
-        if path is not None:
-            if not create and not path.exists():
-                raise DatabaseMissingError(f"no dmslab database at {path}: run `dmslab init` first "
-                                           f"(or point to the database: {_WHERE})")
-            _create_private(path)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect",
-                            functools.partial(_sqlite_pragmas, busy_timeout_ms=int(self.lock_timeout_s * 1000)))
+        self.engine = self._open(url, create=create, read_only=read_only)
         try:
-            if not create:
-                self._require_schema()
-            if migrate_schema:
-                migrate(self.engine)
+            if read_only:
+                self._require_schema(current=True)
+            else:
+                if not create:
+                    self._require_schema()
+                if migrate_schema:
+                    migrate(self.engine)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             self.engine.dispose()
             raise _unavailable(self.engine, exc) from exc
         self._equipment_ids: dict[tuple[str | None, ...], int] = {}
 
-    def _require_schema(self) -> None:
+    def _open(self, url: str, *, create: bool, read_only: bool) -> sa.Engine:
+        """The engine, after the checks that need no connection (a missing SQLite file, a private new one)."""
+        engine = _engine(url)
+        self._shown = engine.url.render_as_string(hide_password=True)
+        path = _sqlite_path(engine)
+        if path is not None:
+            if (read_only or not create) and not path.exists():
+                raise DatabaseMissingError(f"no dmslab database at {path}: run `dmslab init` first "
+                                           f"(or point to the database: {_WHERE})")
+            if not read_only:
+                _create_private(path)
+        if read_only:
+            engine.dispose()
+            ro_url, kwargs = _read_only_url(url)
+            engine = _engine(ro_url, **kwargs)
+        if engine.dialect.name == "sqlite":
+            pragmas = _sqlite_readonly_pragmas if read_only else _sqlite_pragmas
+            sa.event.listen(engine, "connect",
+                            functools.partial(pragmas, busy_timeout_ms=int(self.lock_timeout_s * 1000)))
+        return engine
+
+    def _require_schema(self, *, current: bool = False) -> None:
+        """There are dmslab tables (and, with ``current``, at this dmslab's schema revision)."""
+        url = self.describe()
         with self.engine.connect() as conn:
             if not sa.inspect(conn).has_table("alembic_version"):
-                url = self.engine.url.render_as_string(hide_password=True)
                 raise DatabaseMissingError(f"the database {url} has no dmslab tables: run `dmslab init` first")
+            if not current:
+                return
+            at, heads = schema_revisions(conn)
+        if at != heads:
+            known = at <= _all_revisions()
+            raise SchemaOutdatedError(
+                f"the database {url} is at schema revision {', '.join(sorted(at)) or 'none'}, this dmslab needs "
+                f"{', '.join(sorted(heads))}: "
+                + ("run `dmslab migrate` (as the service account) to upgrade it" if known else
+                   "it was written by a newer dmslab; use that version or restore a backup"))
+
+    def migrate(self) -> tuple[set[str], set[str]]:
+        """Bring the schema to this dmslab's head revision(s); the revisions before and after.
+
+        Raises
+        ------
+        StoreReadOnlyError
+            The store is open read-only.
+        StoreError
+            The database refused a migration step (the error is chained).
+        """
+        if self.read_only:
+            raise StoreReadOnlyError(f"the store {self.describe()} is open read-only: it cannot be migrated")
+        try:
+            with self.engine.connect() as conn:
+                before, heads = schema_revisions(conn)
+            if before != heads:
+                migrate(self.engine)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise _unavailable(self.engine, exc) from exc
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(f"migrating {self.describe()} failed: {str(exc.orig).splitlines()[0]}") from exc
+        return before, heads
 
     def describe(self) -> str:
         """The database for people to read: its URL with the password hidden."""
-        return self.engine.url.render_as_string(hide_password=True)
+        return self._shown
 
     def __repr__(self) -> str:
-        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+        return f"Store({self._shown!r}{', read_only=True' if self.read_only else ''})"
 
     def close(self) -> None:
         """Release the database connections."""
@@ -239,6 +329,9 @@ class Store:
         StoreError
             The database refused the batch (the transaction was rolled back; the error is chained).
         """
+        if self.read_only:
+            raise StoreReadOnlyError(f"the store {self.describe()} is open read-only (reports, dashboards and "
+                                     "audits never write): open it with Store(url) to write")
         batch = list(items)
         try:
             with self.engine.begin() as conn:
