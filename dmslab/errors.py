@@ -200,6 +200,8 @@ def import_optional(module: str, *, feature: str, extra: str) -> ModuleType:
         if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
             raise MissingExtraError(module, feature, extra) from exc
         raise
+
+
 class StoreReadOnlyError(StoreError):
     """A store opened read-only (reports, dashboards, ``dmslab audit``) was asked to write."""
 
