@@ -29,7 +29,7 @@ from pynetdicom import AE, evt
 from dmslab.contracts import check_values
 from dmslab.net.qr import set_nodelay
 
-__all__ = ["MPPS_SOP_CLASS", "STATUSES", "MppsError", "MppsRecord", "MppsWriter", "add_mpps_command", "link_mpps",
+__all__ = ["MPPS_SOP_CLASS", "STATUSES", "MppsError", "MppsRecord", "MppsWriter", "link_mpps",
            "mpps_handlers", "mpps_values", "start_mpps_scp"]
 
 logger = logging.getLogger(__name__)
@@ -359,40 +359,3 @@ def start_mpps_scp(store_url: str, *, ae_title: str = "DMSLAB", host: str = "127
         raise RuntimeError("pynetdicom returned no server")
     logger.info("MPPS SCP %s listening on %s:%d", ae_title, *server.server_address[:2])
     return server
-
-
-def _cmd_mpps(args: Any, settings_from: Callable[[Any], Any]) -> int:
-    import signal
-
-    url = settings_from(args).database_url
-    if args.link:
-        print(f"linked {link_mpps(url)} MPPS step(s) to their studies")
-        return 0
-    server = start_mpps_scp(url, ae_title=args.ae_title, host=args.bind, port=args.port)
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: Any) -> None:
-        logger.info("signal %d: stopping the MPPS SCP", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    host, port = server.server_address[:2]
-    print(f"MPPS SCP {args.ae_title} on {host}:{port} (Ctrl-C to stop)")
-    try:
-        while not stop.wait(60.0):
-            link_mpps(url)  # steps whose study arrived meanwhile
-    finally:
-        server.shutdown()
-    return 0
-
-
-def add_mpps_command(add: Callable[[str, str], Any], settings_from: Callable[[Any], Any]) -> Any:
-    """Add ``dmslab mpps`` (a standalone MPPS SCP; ``--link`` links stored steps to studies and exits)."""
-    p = add("mpps", "run an MPPS SCP (N-CREATE/N-SET) that stores the dose content of performed procedure steps")
-    p.add_argument("--ae-title", default="DMSLAB", help="our AE title (default DMSLAB)")
-    p.add_argument("--port", type=int, default=11113, help="TCP port (default 11113)")
-    p.add_argument("--bind", default="0.0.0.0", help="address to listen on (default all interfaces)")
-    p.add_argument("--link", action="store_true", help="only link stored steps to studies that arrived since; exit")
-    p.set_defaults(func=lambda args: _cmd_mpps(args, settings_from))
-    return p

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dmslab.cli import main
+from dmslab.cli import EXIT_LOCKED, main
 from dmslab.reporting._lock import LOCK_NAME, LockInfo, RunInProgressError, RunLock
-from dmslab.reporting.commands import EXIT_LOCKED
 
 _HOLDER = """
 import sys, time
