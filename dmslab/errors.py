@@ -152,6 +152,7 @@ class MppsError(DmslabError):
         "duplicate_instance": 0x0111,
         "no_such_instance": 0x0112,
         "missing_attribute": 0x0120,
+        "resource_limitation": 0x0213,
     }
 
     def __init__(self, reason: str, detail: str) -> None:

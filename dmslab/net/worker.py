@@ -22,7 +22,8 @@ from pathlib import Path
 import sqlalchemy.exc as sa_exc
 
 from dmslab.config import ReceiverSettings, Settings
-from dmslab.errors import DmslabError
+from dmslab.errors import DmslabError, MppsError
+from dmslab.ingest.mpps import is_mpps_file, read_mpps_file
 from dmslab.jobs import IngestSummary, ingest_paths
 from dmslab.net.inbox import Inbox, make_private_dir
 from dmslab.net.status import StatusFile
@@ -105,23 +106,56 @@ class IngestWorker:
         sqlalchemy.exc.OperationalError, DmslabError
             When the database or the key is unavailable (the files stay pending).
         """
-        files = self.inbox.pending()[: self.receiver.ingest_batch]
-        if not files:
+        batch = self.inbox.pending()[: self.receiver.ingest_batch]
+        if not batch:
             return 0
         if self._store is None:
             self._store = Store(self.settings.database_url)
+        files = [p for p in batch if not is_mpps_file(p)]
+        if files:
+            self._ingest(files)
+        steps = [p for p in batch if is_mpps_file(p)]
+        for path in steps:  # after the dose objects of the batch, so that a step finds a study that came with it
+            self._apply_mpps(path)
+        if files and self.receiver.mpps:
+            self._store.link_mpps()  # steps received before their study
+        return len(batch)
+
+    def _ingest(self, files: Sequence[Path]) -> None:
         try:
             summary = ingest_paths(files, self.settings, store=self._store)
         except _UNAVAILABLE:
             raise
         except Exception as exc:  # one poisonous file must not block the queue: isolate it
             logger.warning("batch of %d failed (%s: %s); ingesting one by one", len(files), type(exc).__name__, exc)
-            return self._one_by_one(files)
+            self._one_by_one(files)
+            return
         self._finish(files)
         self._note(summary)
-        return len(files)
 
-    def _one_by_one(self, files: Sequence[Path]) -> int:
+    def _apply_mpps(self, path: Path) -> None:
+        """Write one kept MPPS request to the store; one the store refuses is kept in ``failed/`` with its reason."""
+        assert self._store is not None
+        try:
+            record = self._store.write_mpps(read_mpps_file(path))
+        except MppsError as exc:
+            self._failed(path, f"{exc.reason}: {exc}")
+            return
+        except _UNAVAILABLE:
+            raise
+        except Exception as exc:  # an unreadable file: kept with its reason, never silently dropped
+            self._failed(path, f"{type(exc).__name__}: {exc}")
+            return
+        self._finish([path])
+        self.status.count("mpps", 1)
+        logger.info("MPPS %s stored: %s, %d N-SET(s)", record.sop_instance_uid, record.status, record.n_sets)
+
+    def _failed(self, path: Path, reason: str) -> None:
+        logger.warning("MPPS request %s not applied (%s): moved to failed/", path.name, reason)
+        self.inbox.fail(path, reason)
+        self.status.error(f"{path.name}: {reason}")
+
+    def _one_by_one(self, files: Sequence[Path]) -> None:
         for path in files:
             try:
                 summary = ingest_paths([path], self.settings, store=self._store)
@@ -134,7 +168,6 @@ class IngestWorker:
                 continue
             self._finish([path])
             self._note(summary)
-        return len(files)
 
     def _finish(self, files: Sequence[Path]) -> None:
         if self.receiver.after_ingest == "archive":
