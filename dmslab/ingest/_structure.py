@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from struct import unpack_from
 
+from dmslab.errors import DmslabError
+
 __all__ = ["truncation"]
 
 _UNDEFINED = 0xFFFFFFFF
@@ -18,8 +20,8 @@ _ITEM, _ITEM_END, _SEQ_END = 0xE000, 0xE00D, 0xE0DD
 _CHECKED = {"1.2.840.10008.1.2": False, "1.2.840.10008.1.2.1": True}
 
 
-class _Truncated(Exception):
-    pass
+class _Truncated(DmslabError):
+    """The element structure ends early (internal: becomes the ``truncation`` message)."""
 
 
 class _Walker:

@@ -26,6 +26,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import Tag
 
 from dmslab.codes import CodeKey, code_key
+from dmslab.errors import DmslabError
 from dmslab.ingest.rdsr._tree import Item, numbers_from_text
 
 __all__ = ["read_sr"]
@@ -43,7 +44,7 @@ _TEXT_TAGS = {"TEXT": 0x0040A160, "UIDREF": 0x0040A124, "DATETIME": 0x0040A120, 
 _CHARSET = 0x00080005
 
 
-class _Unsupported(Exception):
+class _Unsupported(DmslabError):
     """The bytes are not what this reader handles; fall back to pydicom."""
 
 
