@@ -18,7 +18,7 @@ from dmslab.records import MppsMessage, MppsRecord
 from dmslab.store._concurrency import begin_write, is_busy
 from dmslab.store.schema import table
 
-__all__ = ["find_mpps", "link_mpps", "write_mpps"]
+__all__ = ["find_mpps", "link_mpps", "steps_in_progress", "write_mpps"]
 
 #: The study modality an MPPS modality belongs to (the store keeps XA as RF, CR as DX...).
 _STUDY_MODALITY = {"XA": "RF", "CR": "DX", "PX": "DX", "IO": "DX", "PT": "NM"}
@@ -105,3 +105,11 @@ def link_mpps(engine: sa.Engine, *, lock_timeout_s: float) -> int:
                 conn.execute(sa.update(t).where(t.c.id == row_id).values(study_id=sid))
                 n += 1
     return n
+
+
+def steps_in_progress(engine: sa.Engine) -> list[str]:
+    """SOP Instance UIDs of the stored steps still IN PROGRESS (those an N-SET may still change)."""
+    t = table("mpps")
+    with engine.connect() as conn:
+        return [str(u) for u in conn.execute(sa.select(t.c.sop_instance_uid).where(t.c.status == "IN PROGRESS"))
+                .scalars()]

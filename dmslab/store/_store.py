@@ -30,7 +30,7 @@ from dmslab.errors import (
 from dmslab.records import DoseReport, MppsMessage, MppsRecord
 from dmslab.store._concurrency import begin_write, is_busy
 from dmslab.store._migrate import migrate, schema_revisions
-from dmslab.store._mpps import link_mpps, write_mpps
+from dmslab.store._mpps import link_mpps, steps_in_progress, write_mpps
 from dmslab.store._writer import BatchWriter, Rejection
 from dmslab.store.schema import table
 
@@ -365,6 +365,10 @@ class Store:
         """Link MPPS steps to their studies that have arrived since; return how many were linked."""
         self._writable()
         return link_mpps(self.engine, lock_timeout_s=self.lock_timeout_s)
+
+    def mpps_in_progress(self) -> list[str]:
+        """SOP Instance UIDs of the MPPS steps still IN PROGRESS."""
+        return steps_in_progress(self.engine)
 
     def _writable(self) -> None:
         if self.read_only:

@@ -308,3 +308,32 @@ def test_a_request_the_store_refuses_is_kept_in_failed_with_its_reason(tmp_path,
     assert row["description"] == "Angio legs" and row["updated_at"] == t0 and pd.isna(row["study_id"])
     assert main(["--home", str(settings.home), "--database-url", settings.database_url, "mpps", "--link"]) == 0
     assert capsys.readouterr().out == "linked 0 MPPS step(s) to their studies\n"  # study 1.2.3 is not in the store
+
+
+def test_steps_stored_before_the_ledger_existed_still_take_their_n_set(tmp_path) -> None:
+    """A step in progress that only the store knows (stored by an older dmslab) is put in the SCP's ledger when the
+    ingest worker starts, so its N-SET is accepted; a final one is not needed there."""
+    from _receiver_util import make_settings, receiver_settings
+
+    from dmslab.net.mpps import StepLedger
+    from dmslab.records import MppsMessage
+
+    settings = make_settings(tmp_path)
+    rs = receiver_settings(settings)
+    store = Store(settings.database_url)
+    old, done = generate_uid(), generate_uid()
+    t0 = dt.datetime(2026, 1, 7, 10, 15)
+    try:
+        store.write_mpps(MppsMessage("create", old, t0, (("status", "IN PROGRESS"),)))
+        store.write_mpps(MppsMessage("create", done, t0, (("status", "COMPLETED"),)))
+    finally:
+        store.close()
+    inbox = Inbox(rs.inbox_dir, min_free_bytes=0)
+    ledger = StepLedger(inbox.root / "mpps")
+    assert ledger.status(old) is None
+    stop = threading.Event()
+    stop.set()  # run() prepares, then returns at once
+    worker = IngestWorker(inbox, settings, rs)
+    worker.run(stop)
+    worker.close()
+    assert ledger.status(old) == "IN PROGRESS" and ledger.status(done) is None
