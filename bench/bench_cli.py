@@ -1,6 +1,6 @@
 """CLI start-up cost, side by side in one run (run by hand: `make bench`).
 
-Measures whatever ``dmslab/cli.py`` imports at start-up, median of N runs each:
+Measures whatever the ``dmslab.cli`` package imports at start-up, median of N runs each:
 
 1. total import time of ``python -X importtime -m dmslab.cli --version`` (sum of the "self" column over every
    module, interpreter start-up modules included; target < 0.3 s on an idle machine), beside the same figure for

@@ -6,8 +6,10 @@ Every ingest failure carries a stable ``reason`` code; the code becomes the quar
 
 from __future__ import annotations
 
+import importlib
 import logging
 import warnings
+from types import ModuleType
 
 __all__ = [
     "ConfigError",
@@ -17,13 +19,17 @@ __all__ = [
     "DicomStructureError",
     "DmslabError",
     "DmslabWarning",
+    "InboxFullError",
     "IngestError",
     "KeyMissingError",
     "KeyPermissionError",
+    "MissingExtraError",
+    "MppsError",
     "StoreBusyError",
     "StoreError",
     "UnknownUnitError",
     "VendorQuirkWarning",
+    "import_optional",
     "warn_and_log",
 ]
 
@@ -154,6 +160,75 @@ class StoreBusyError(StoreError):
     Nothing was written; the files stay where they are and a later run ingests them. Raise the timeout
     (``Store(lock_timeout_s=...)``) or look for a writer that keeps its transaction open.
     """
+
+
+class MppsError(DmslabError):
+    """An MPPS N-CREATE / N-SET that cannot be applied (DICOM PS3.4 F.7.2).
+
+    Parameters
+    ----------
+    reason
+        Stable code, one of :data:`STATUSES`; ``status`` is the DIMSE status the SCP answers with.
+    detail
+        What is wrong with the request (sent back as the Error Comment, cut to 64 characters).
+    """
+
+    #: reason -> DIMSE status (PS3.7 C.4.2 / PS3.4 F.7.2).
+    STATUSES = {
+        "invalid_attribute_value": 0x0106,
+        "processing_failure": 0x0110,
+        "duplicate_instance": 0x0111,
+        "no_such_instance": 0x0112,
+        "missing_attribute": 0x0120,
+        "resource_limitation": 0x0213,
+    }
+
+    def __init__(self, reason: str, detail: str) -> None:
+        if reason not in self.STATUSES:
+            raise ValueError(f"unknown MPPS reason {reason!r}; allowed: {sorted(self.STATUSES)}")
+        self.reason = reason
+        self.detail = detail
+        super().__init__(detail)
+
+    @property
+    def status(self) -> int:
+        """The DIMSE status of :attr:`reason`."""
+        return self.STATUSES[self.reason]
+
+
+class InboxFullError(DmslabError, OSError):
+    """Not enough free disk space to accept another object safely (``reason`` is ``disk_full``): the sender is
+    answered with a failure status and resends later; free space on the inbox's file system."""
+
+    reason = "disk_full"
+
+
+class MissingExtraError(DmslabError, ImportError):
+    """An optional dependency of a feature is not installed; the message names the extra that provides it."""
+
+    reason = "missing_extra"
+
+    def __init__(self, module: str, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs {module}, which is not installed: install it with "
+                         f"pip install 'dmslab[{extra}]'", name=module)
+        self.module, self.feature, self.extra = module, feature, extra
+
+
+def import_optional(module: str, *, feature: str, extra: str) -> ModuleType:
+    """Import ``module`` of an optional extra, or raise :class:`MissingExtraError` naming ``extra``.
+
+    Only a missing ``module`` itself (or its own package) becomes that message; any other import error inside it
+    is raised as it is (a broken installation is not a missing extra).
+
+    >>> import_optional("json", feature="reading JSON", extra="none").__name__
+    'json'
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
+            raise MissingExtraError(module, feature, extra) from exc
+        raise
 
 
 class StoreReadOnlyError(StoreError):

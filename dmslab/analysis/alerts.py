@@ -11,27 +11,23 @@ SMTP settings are the ``[smtp]`` section of the site's settings (:class:`dmslab.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
-import os
 import smtplib
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from dmslab._mail import send_email
 from dmslab.analysis._alert_rules import PSD_COLUMN, AlertConfig, AlertRule, default_alert_config, load_alert_config
-from dmslab.analysis._email import send_email
 from dmslab.analysis.drl import drl_references, load_drls, map_ct_protocol
 from dmslab.config import SmtpSettings
 from dmslab.store import Store, table
 
-__all__ = ["AlertConfig", "AlertRule", "AlertRun", "acknowledge_alert", "add_alert_commands", "default_alert_config",
+__all__ = ["AlertConfig", "AlertRule", "AlertRun", "acknowledge_alert", "default_alert_config",
            "evaluate_rules", "high_dose_cases", "list_alerts", "load_alert_config", "run_alerts", "study_metrics"]
 
 logger = logging.getLogger(__name__)
@@ -330,57 +326,3 @@ def acknowledge_alert(store: Store, alert_id: int, *, by: str, comment: str | No
                              f"{row.acknowledged_at:%Y-%m-%d %H:%M}")
         conn.execute(sa.update(al).where(al.c.id == alert_id).values(
             acknowledged_by=by.strip(), acknowledged_at=at or dt.datetime.now(), ack_comment=comment))
-
-
-def _config_from(args: argparse.Namespace, home: Path) -> AlertConfig:
-    path = args.rules or os.environ.get("DMSLAB_ALERT_RULES") or (home / "alert_rules.toml")
-    if args.rules or Path(path).is_file():
-        return load_alert_config(path)
-    env = os.environ.get("DMSLAB_ALERT_RECIPIENTS", "")
-    return default_alert_config({"default": tuple(a.strip() for a in env.split(",") if a.strip())})
-
-
-def add_alert_commands(add: Callable[[str, str], argparse.ArgumentParser], settings_from: Callable[..., Any]) -> None:
-    """Register ``dmslab alerts run|list|ack`` (``add(name, help)`` returns a subparser with global options)."""
-    p = add("alerts", "dose alerts: evaluate rules, e-mail, list, acknowledge")
-    p.add_argument("alerts_command", choices=("run", "list", "ack"), metavar="{run,list,ack}",
-                   help="run: raise new alerts (each once) and e-mail those not yet sent; list: stored alerts; "
-                        "ack ID --by NAME: acknowledge an alert")
-    p.add_argument("id", type=int, nargs="?", help="alert id (ack)")
-    p.add_argument("--rules", help="run: TOML rules file (default $DMSLAB_ALERT_RULES, <home>/alert_rules.toml, "
-                                   "else built-in rules with $DMSLAB_ALERT_RECIPIENTS)")
-    p.add_argument("--since", help="run: only studies from this date/time (ISO)")
-    p.add_argument("--no-email", action="store_true", help="run: store alerts without sending")
-    p.add_argument("--include-non-patient", action="store_true",
-                   help="run: also alert on QA and phantom studies (study.exclusion_reason; left out by default)")
-    p.add_argument("--open", action="store_true", help="list: only alerts not yet acknowledged")
-    p.add_argument("--by", help="ack: who acknowledges (name or role)")
-    p.add_argument("--comment", help="ack: comment stored with the acknowledgement")
-
-    def handler(args: argparse.Namespace) -> int:
-        settings = settings_from(args)
-        store = Store(settings.database_url)
-        try:
-            if args.alerts_command == "run":
-                smtp = None if args.no_email else settings.smtp
-                result = run_alerts(store, _config_from(args, settings.home), smtp=smtp, since=args.since,
-                                    include_non_patient=args.include_non_patient)
-                print("\n".join(result.lines()))
-            elif args.alerts_command == "list":
-                df = list_alerts(store, open_only=args.open)
-                cols = ["id", "raised_at", "rule_id", "room", "protocol", "value", "level", "unit", "notified_at",
-                        "acknowledged_by"]
-                print(df[cols].to_string(index=False) if len(df) else "(no alerts)")
-            else:
-                if args.id is None or not args.by:
-                    raise ValueError("usage: dmslab alerts ack ID --by NAME [--comment TEXT]")
-                acknowledge_alert(store, args.id, by=args.by, comment=args.comment)
-                print(f"alert {args.id} acknowledged by {args.by}")
-        except ValueError as exc:
-            print(f"dmslab alerts: error: {exc}")
-            return 2
-        finally:
-            store.close()
-        return 0
-
-    p.set_defaults(func=handler)

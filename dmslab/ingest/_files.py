@@ -18,7 +18,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from dmslab.config import DEFAULT_NOT_PATIENT_PATTERNS
-from dmslab.errors import IngestError
+from dmslab.errors import DmslabError, IngestError
 from dmslab.ingest._exclusion import with_exclusion
 from dmslab.ingest._registry import find_importer
 from dmslab.ingest._structure import truncation
@@ -129,7 +129,7 @@ def _decoded(ds: pydicom.Dataset, digest: str) -> pydicom.Dataset:
     return ds
 
 
-class _WithHash(Exception):
+class _WithHash(DmslabError):
     def __init__(self, error: IngestError, digest: str) -> None:
         super().__init__(str(error))
         self.error = error

@@ -11,8 +11,12 @@ from typing import Protocol, runtime_checkable
 from pydicom.dataset import Dataset
 
 from dmslab.errors import DmslabWarning, IngestError, warn_and_log
+from dmslab.ingest.headers import HeaderImporter
+from dmslab.ingest.ocr import OcrImporter
 from dmslab.ingest.rdsr import SR_SOP_CLASSES, is_xray_dose_report, parse_xray_rdsr
 from dmslab.ingest.rdsr._tree import concept_of
+from dmslab.ingest.rdsr.radiopharmaceutical import RrdsrImporter
+from dmslab.ingest.rdsr.siemens_summary import SiemensSummaryImporter
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import DoseReport, SourceRecord
 
@@ -52,39 +56,16 @@ class RdsrImporter:
         return parse_xray_rdsr(ds, pseudonymise=pseudonymise, source=source)
 
 
-#: Built-in importers after the RDSR one, in the order they are tried ("module:class").
-_BUILTINS = (
-    "dmslab.ingest.rdsr.radiopharmaceutical:RrdsrImporter",
-    "dmslab.ingest.rdsr.siemens_summary:SiemensSummaryImporter",
-    "dmslab.ingest.headers:HeaderImporter",
-    "dmslab.ingest.ocr:OcrImporter",
-)
-
-
-def _builtin(spec: str) -> Importer | None:
-    import importlib
-
-    module, _, name = spec.partition(":")
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module.startswith(exc.name):
-            logger.debug("built-in importer %s not available in this version", spec)
-            return None
-        raise
-    try:
-        obj: Importer = getattr(mod, name)()
-    except Exception as exc:  # a broken importer must not stop the others
-        warn_and_log(f"built-in importer {spec} failed to load: {exc!r}", DmslabWarning, logger=logger)
-        return None
-    return obj
+#: Built-in importers after the RDSR one, in the order they are tried (imported statically: a built-in importer
+#: that cannot be imported is a broken installation, not an optional feature; OCR's optional pytesseract is
+#: loaded only when a screen is read, and its absence is an ``IngestError`` naming what to install).
+_BUILTINS: tuple[Importer, ...] = (RrdsrImporter(), SiemensSummaryImporter(), HeaderImporter(), OcrImporter())
 
 
 @lru_cache(maxsize=1)
 def importers() -> tuple[Importer, ...]:
     """Built-in importers first, then plugins; a plugin that fails to load is skipped with a warning."""
-    found: list[Importer] = [RdsrImporter()]
-    found.extend(imp for imp in map(_builtin, _BUILTINS) if imp is not None)
+    found: list[Importer] = [RdsrImporter(), *_BUILTINS]
     for ep in entry_points(group="dmslab.importers"):
         try:
             obj = ep.load()()

@@ -17,13 +17,11 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
+from dmslab.errors import InboxFullError
+
 __all__ = ["Inbox", "InboxFullError", "make_private_dir", "open_private"]
 
 logger = logging.getLogger(__name__)
-
-
-class InboxFullError(OSError):
-    """Not enough free disk space to accept another object safely."""
 
 
 def make_private_dir(path: Path) -> None:
@@ -82,8 +80,6 @@ class Inbox:
         InboxFullError
             When the disk is (almost) full: the caller must answer the sender with a failure status.
         """
-        if self.free_bytes() - len(data) < self.min_free_bytes:
-            raise InboxFullError(f"inbox {self.root}: less than {self.min_free_bytes} bytes free; object refused")
         if self.free_bytes() - len(data) < self.min_free_bytes:
             raise InboxFullError(f"inbox {self.root}: less than {self.min_free_bytes} bytes free; object refused")
         tmp, fh = self.open_incoming()

@@ -204,7 +204,7 @@ class Receiver:
     def _handlers(self) -> list[Any]:
         found = event_handlers(self.inbox, self.status, self.receiver)
         if self.receiver.mpps:
-            found += mpps_handlers(self.settings.database_url)
+            found += mpps_handlers(self.inbox)
         return found
 
     def _start_worker(self) -> None:

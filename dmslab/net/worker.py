@@ -22,9 +22,11 @@ from pathlib import Path
 import sqlalchemy.exc as sa_exc
 
 from dmslab.config import ReceiverSettings, Settings
-from dmslab.errors import DmslabError
+from dmslab.errors import DmslabError, MppsError
+from dmslab.ingest.mpps import is_mpps_file, read_mpps_file
 from dmslab.jobs import IngestSummary, ingest_paths
 from dmslab.net.inbox import Inbox, make_private_dir
+from dmslab.net.mpps import StepLedger
 from dmslab.net.status import StatusFile
 from dmslab.store import Store
 
@@ -69,6 +71,7 @@ class IngestWorker:
         self.receiver = receiver
         self.status = status or StatusFile(inbox.root, "worker")
         self._store: Store | None = None
+        self._seeded = False
         self._lock_fd: int | None = None
 
     def lock(self) -> None:
@@ -105,23 +108,72 @@ class IngestWorker:
         sqlalchemy.exc.OperationalError, DmslabError
             When the database or the key is unavailable (the files stay pending).
         """
-        files = self.inbox.pending()[: self.receiver.ingest_batch]
-        if not files:
+        batch = self.inbox.pending()[: self.receiver.ingest_batch]
+        if not batch:
             return 0
+        store = self._open_store()
+        files = [p for p in batch if not is_mpps_file(p)]
+        if files:
+            self._ingest(files)
+        steps = [p for p in batch if is_mpps_file(p)]
+        for path in steps:  # after the dose objects of the batch, so that a step finds a study that came with it
+            self._apply_mpps(path)
+        if files and self.receiver.mpps:
+            store.link_mpps()  # steps received before their study
+        return len(batch)
+
+    def _open_store(self) -> Store:
+        """The store, opened on first use (and the MPPS ledger completed, if that did not happen at start)."""
         if self._store is None:
             self._store = Store(self.settings.database_url)
+        if self.receiver.mpps and not self._seeded:
+            self._seed_ledger(self._store)
+        return self._store
+
+    def _seed_ledger(self, store: Store) -> None:
+        """Give the MPPS ledger the steps still in progress that only the store knows (stored before the ledger
+        existed), so that the SCP accepts their N-SETs."""
+        ledger = StepLedger(self.inbox.root / "mpps")
+        for uid in store.mpps_in_progress():
+            if ledger.status(uid) is None:
+                ledger.set(uid, "IN PROGRESS")
+        self._seeded = True
+
+    def _ingest(self, files: Sequence[Path]) -> None:
         try:
             summary = ingest_paths(files, self.settings, store=self._store)
         except _UNAVAILABLE:
             raise
         except Exception as exc:  # one poisonous file must not block the queue: isolate it
             logger.warning("batch of %d failed (%s: %s); ingesting one by one", len(files), type(exc).__name__, exc)
-            return self._one_by_one(files)
+            self._one_by_one(files)
+            return
         self._finish(files)
         self._note(summary)
-        return len(files)
 
-    def _one_by_one(self, files: Sequence[Path]) -> int:
+    def _apply_mpps(self, path: Path) -> None:
+        """Write one kept MPPS request to the store; one the store refuses is kept in ``failed/`` with its reason."""
+        assert self._store is not None
+        try:
+            record = self._store.write_mpps(read_mpps_file(path))
+        except MppsError as exc:
+            self._failed(path, f"{exc.reason}: {exc}")
+            return
+        except _UNAVAILABLE:
+            raise
+        except Exception as exc:  # an unreadable file: kept with its reason, never silently dropped
+            self._failed(path, f"{type(exc).__name__}: {exc}")
+            return
+        self._finish([path])
+        self.status.count("mpps", 1)
+        logger.info("MPPS %s stored: %s, %d N-SET(s)", record.sop_instance_uid, record.status, record.n_sets)
+
+    def _failed(self, path: Path, reason: str) -> None:
+        logger.warning("MPPS request %s not applied (%s): moved to failed/", path.name, reason)
+        self.inbox.fail(path, reason)
+        self.status.error(f"{path.name}: {reason}")
+
+    def _one_by_one(self, files: Sequence[Path]) -> None:
         for path in files:
             try:
                 summary = ingest_paths([path], self.settings, store=self._store)
@@ -134,7 +186,6 @@ class IngestWorker:
                 continue
             self._finish([path])
             self._note(summary)
-        return len(files)
 
     def _finish(self, files: Sequence[Path]) -> None:
         if self.receiver.after_ingest == "archive":
@@ -169,6 +220,8 @@ class IngestWorker:
         try:
             if self.receiver.after_ingest == "archive":
                 make_private_dir(self.receiver.archive_dir)  # unusable: fail now, before ingesting anything
+            if self.receiver.mpps:
+                self._seed_at_start()
             self._loop(stop)
         except Exception as exc:
             logger.exception("ingest worker stopped by an error; pending files stay in the inbox")
@@ -176,6 +229,21 @@ class IngestWorker:
             self.status.error(f"ingest worker stopped: {type(exc).__name__}: {exc}")
             raise
         self.status.set(state="stopped")
+
+    def _seed_at_start(self) -> None:
+        """Complete the MPPS ledger before the first request arrives, reading only (no migration: a store that
+        cannot be read yet is left to the first batch)."""
+        try:
+            store = Store(self.settings.database_url, read_only=True)
+        except _UNAVAILABLE as exc:
+            logger.info("MPPS ledger completed at the first batch: the store cannot be read yet (%s)", exc)
+            return
+        try:
+            self._seed_ledger(store)
+        except _UNAVAILABLE as exc:
+            logger.info("MPPS ledger completed at the first batch: %s", exc)
+        finally:
+            store.close()
 
     def _loop(self, stop: threading.Event) -> None:
         delay = 0.0

@@ -1,6 +1,6 @@
 """E-mail a report by SMTP: the HTML attached and linked; settings are the ``[smtp]`` section of the site's
 settings (:class:`dmslab.config.SmtpSettings`; ``DMSLAB_SMTP_*``, ``DMSLAB_REPORTS_URL``), the transport is the one
-alerts use (:func:`dmslab.analysis._email.deliver`).
+alerts use (:func:`dmslab._mail.deliver`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
-from dmslab.analysis._email import deliver
+from dmslab._mail import deliver
 from dmslab.config import SmtpSettings
 
 __all__ = ["send_report"]

@@ -27,9 +27,10 @@ from dmslab.errors import (
     StoreError,
     StoreReadOnlyError,
 )
-from dmslab.records import DoseReport
+from dmslab.records import DoseReport, MppsMessage, MppsRecord
 from dmslab.store._concurrency import begin_write, is_busy
 from dmslab.store._migrate import migrate, schema_revisions
+from dmslab.store._mpps import link_mpps, steps_in_progress, write_mpps
 from dmslab.store._writer import BatchWriter, Rejection
 from dmslab.store.schema import table
 
@@ -354,6 +355,25 @@ class Store:
         c = writer.counts
         return WriteSummary(c["ingested"], c["duplicate"], c["rejected"], c["new_events"], c["flagged"],
                             dict(c["reasons"]), superseded=c["superseded"], lock_wait_s=waited + writer.lock_wait_s)
+
+    def write_mpps(self, message: MppsMessage) -> MppsRecord:
+        """Apply one MPPS N-CREATE or N-SET (see :func:`dmslab.store._mpps.write_mpps`); return the stored step."""
+        self._writable()
+        return write_mpps(self.engine, message, lock_timeout_s=self.lock_timeout_s)
+
+    def link_mpps(self) -> int:
+        """Link MPPS steps to their studies that have arrived since; return how many were linked."""
+        self._writable()
+        return link_mpps(self.engine, lock_timeout_s=self.lock_timeout_s)
+
+    def mpps_in_progress(self) -> list[str]:
+        """SOP Instance UIDs of the MPPS steps still IN PROGRESS."""
+        return steps_in_progress(self.engine)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreReadOnlyError(f"the store {self.describe()} is open read-only (reports, dashboards and "
+                                     "audits never write): open it with Store(url) to write")
 
     # ---- reading ------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

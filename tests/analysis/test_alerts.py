@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import email
 import socket
@@ -17,7 +16,8 @@ from aiosmtpd.controller import Controller
 from dmslab.analysis import alerts
 from dmslab.analysis._alert_explain import documentation_signs
 from dmslab.analysis._alert_rules import AlertConfig, AlertRule, default_alert_config, load_alert_config
-from dmslab.analysis.alerts import acknowledge_alert, add_alert_commands, list_alerts, run_alerts
+from dmslab.analysis.alerts import acknowledge_alert, list_alerts, run_alerts
+from dmslab.cli import build_parser
 from dmslab.config import Settings, SmtpSettings
 from dmslab.errors import ConfigError
 from dmslab.store import Store, table
@@ -206,13 +206,11 @@ def test_alerts_use_the_site_smtp_section(settings, store, department, smtp_serv
 
 def test_cli_run_list_ack(settings, store, capsys, monkeypatch):
     monkeypatch.delenv("DMSLAB_SMTP_HOST", raising=False)
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_alert_commands(lambda name, help_: sub.add_parser(name, help=help_), lambda _args: settings)
+    parser = build_parser("alerts")
 
     def cli(*argv: str) -> int:
         args = parser.parse_args(list(argv))
-        return int(args.func(args))
+        return int(args.func(args, lambda _args: settings))
 
     assert cli("alerts", "run", "--no-email") == 0
     assert "new alert(s)" in capsys.readouterr().out

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from _receiver_util import ROOT, make_settings, receiver_settings
 
-from dmslab.cli import _parser
+from dmslab.cli import build_parser as _parser
+from dmslab.cli._receive import receiver_settings as _receiver_settings
 from dmslab.config import ReceiverSettings, load_settings, override
 from dmslab.errors import ConfigError
 from dmslab.net._guard import check_exposure, is_loopback
-from dmslab.net.commands import _receiver_settings
 from dmslab.net.scp import Receiver
 
 

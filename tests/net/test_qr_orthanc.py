@@ -266,17 +266,12 @@ def test_qr_by_c_move_to_a_running_receiver(pacs: Pacs, settings) -> None:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_qr_command_line(pacs: Pacs, settings, capsys: pytest.CaptureFixture[str]) -> None:
-    import argparse
+    from dmslab.cli import build_parser
 
-    from dmslab.net.qr import add_qr_command
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("-q", "--quiet", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_qr_command(lambda name, help_: sub.add_parser(name, help=help_), lambda _args: settings)
+    parser = build_parser("qr")
     args = parser.parse_args(["-q", "qr", "127.0.0.1", str(pacs.server.dicom_port), "--aec", pacs.server.aet,
                               "--from", "2026-01-01", "--to", "2026-03-31", "--modality", "DX", "--timeout", "5"])
-    assert args.func(args) == 0
+    assert args.func(args, lambda _args: settings) == 0
     out = capsys.readouterr().out
     # --modality DX keeps the SR-only studies and the DX image study; drops every study with CT images (A, B, C, E)
     want = {u for s in pacs.rdsr_studies if s is not pacs.a_study for u in s.sop_instance_uids} | pacs.dx_uids

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dmslab.cli import main
+from dmslab.cli import EXIT_LOCKED, main
 from dmslab.reporting._lock import LOCK_NAME, LockInfo, RunInProgressError, RunLock
-from dmslab.reporting.commands import EXIT_LOCKED
 
 _HOLDER = """
 import sys, time
@@ -93,3 +92,43 @@ def test_the_lock_is_released_when_the_run_fails(tmp_path, capsys):
                "--reports-dir", str(tmp_path / "reports"), "--period", "2026-01"])
     assert rc == 2 and "--period needs the pipeline name(s)" in capsys.readouterr().err
     assert (tmp_path / "reports").is_dir() and not (tmp_path / "reports" / LOCK_NAME).exists()
+
+
+_HUNG = """
+import sys, time
+from dmslab.reporting._lock import RunLock
+lock = RunLock(sys.argv[1], max_age_s=1.0)
+with lock:
+    print("locked", flush=True)
+    sys.stdin.readline()  # "hung" until the test says go on
+print("released", lock.path.exists(), flush=True)
+"""
+
+
+def test_flock_is_the_lock_and_a_hung_holder_is_taken_over_after_max_age(tmp_path):
+    """While a live run holds the flock it is refused even if its file looked stale by content; once it has held it
+    longer than max_age the next run takes over with a new file, which the old run's release leaves alone."""
+    reports = tmp_path / "reports"
+    holder = subprocess.Popen([sys.executable, "-c", _HUNG, str(reports)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdin is not None
+        assert holder.stdout.readline().strip() == "locked"
+        path = reports / LOCK_NAME
+        info = LockInfo.from_json(path.read_text())
+        path.write_text(LockInfo(999_999_999, info.host, info.since, info.token).to_json())  # a dead PID, by content
+        with pytest.raises(RunInProgressError, match="pid 999999999"):  # the flock says otherwise
+            RunLock(reports, max_age_s=3600).acquire()
+        time.sleep(1.5)  # the holder has now held the lock longer than its 1 s limit
+        mine = RunLock(reports, max_age_s=1.0)
+        mine.acquire()
+        assert LockInfo.from_json(path.read_text()).pid == os.getpid()
+        holder.stdin.write("go on\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "released True"  # the hung run left our new lock file alone
+        assert mine.holder() is not None and mine.holder().pid == os.getpid()
+        mine.release()
+        assert not path.exists()
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)

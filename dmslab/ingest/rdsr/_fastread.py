@@ -29,7 +29,7 @@ from pydicom.tag import Tag
 
 from dmslab.codes import CodeKey, code_key
 from dmslab.dicom import UNDEFINED, VRS, Walker
-from dmslab.errors import DicomStructureError
+from dmslab.errors import DicomStructureError, DmslabError
 from dmslab.ingest.rdsr._tree import Item, SrDataset, code_text, numbers_from_text
 
 __all__ = ["read_sr"]
@@ -47,7 +47,7 @@ _DATE_VRS = frozenset({"DA", "DT", "TM"})
 _T = TypeVar("_T")
 
 
-class _Unsupported(Exception):
+class _Unsupported(DmslabError):
     """The bytes are not what this reader handles; fall back to pydicom."""
 
 

@@ -1,4 +1,5 @@
-"""Sending e-mail by SMTP, for alerts and (through :mod:`dmslab.reporting`) reports.
+"""Sending e-mail by SMTP: the one transport of alerts (:mod:`dmslab.analysis.alerts`) and reports
+(:mod:`dmslab.reporting`); it sits below both layers so that neither imports the other for it.
 
 The settings are the ``[smtp]`` section of the site's settings (:class:`dmslab.config.SmtpSettings`): one
 definition, one set of ``DMSLAB_SMTP_*`` variables, one transport here.
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 
 from dmslab.config import SmtpSettings
+from dmslab.errors import ConfigError
 
 __all__ = ["deliver", "send_email"]
 
@@ -29,13 +31,13 @@ def deliver(smtp: SmtpSettings, msg: EmailMessage) -> dict[str, tuple[int, bytes
 
     Raises
     ------
-    ValueError
+    ConfigError
         When no SMTP host is configured.
     smtplib.SMTPException, OSError
         When the server cannot be reached or refuses the message.
     """
     if not smtp.host:
-        raise ValueError("no SMTP host configured: set host in the [smtp] section or DMSLAB_SMTP_HOST")
+        raise ConfigError("no SMTP host configured: set host in the [smtp] section or DMSLAB_SMTP_HOST")
     context = ssl.create_default_context()
     client: smtplib.SMTP
     if smtp.security == "ssl":

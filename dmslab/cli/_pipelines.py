@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dmslab.config import Settings
+from dmslab.cli._common import EXIT_LOCKED, Builder, SettingsFrom, global_options, require_extra
 from dmslab.errors import ConfigError
-from dmslab.reporting._lock import RunInProgressError, RunLock
 
 if TYPE_CHECKING:
+    import datetime as dt
+
+    from dmslab.config import Settings
     from dmslab.reporting import Pipeline, Runner, RunResult
 
-__all__ = ["EXIT_LOCKED", "register"]
+__all__ = ["BUILDERS"]
 
-logger = logging.getLogger(__name__)
-
-SettingsFrom = Callable[[argparse.Namespace], Settings]
-#: Exit code of ``pipelines run`` refused because another run holds the lock (EX_TEMPFAIL: try again later).
-EXIT_LOCKED = 75
 
 
 def _pipelines_dir(args: argparse.Namespace) -> Path:
@@ -36,6 +30,8 @@ def _reports_dir(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def _date(text: str) -> dt.date:
+    import datetime as dt
+
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -43,8 +39,9 @@ def _date(text: str) -> dt.date:
 
 
 def _cmd_run(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
+    require_extra("notebooks", "dmslab pipelines run", "yaml", "papermill", "nbconvert")
     from dmslab.config import override
-    from dmslab.reporting import Runner, load_pipelines
+    from dmslab.reporting import RunInProgressError, RunLock, Runner, load_pipelines
 
     settings = settings_from(args)
     pipelines = load_pipelines(_pipelines_dir(args))
@@ -76,10 +73,15 @@ def _run_chosen(args: argparse.Namespace, runner: Runner, pipelines: list[Pipeli
         if missing:
             raise ConfigError(f"unknown pipeline(s) {missing}; known: {[p.name for p in pipelines]}")
         return [runner.run(p, period, force=args.force) for p in chosen]
+    import datetime as dt
+
     return runner.run_due(pipelines, as_of=args.as_of or dt.date.today(), names=args.names, force=args.force)
 
 
 def _cmd_list(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
+    require_extra("notebooks", "dmslab pipelines list", "yaml")
+    import datetime as dt
+
     from dmslab.reporting import Period, load_pipelines
 
     as_of = args.as_of or dt.date.today()
@@ -108,20 +110,9 @@ def _cmd_status(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     return 0
 
 
-def _global_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The global options again after ``run``/``list``/``status`` (not overriding values given before)."""
-    p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="log to stderr (-v, -vv)")
-    p.add_argument("--home", default=argparse.SUPPRESS, help="dmslab home folder")
-    p.add_argument("--database-url", default=argparse.SUPPRESS, help="SQLAlchemy URL")
-    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
-    return p
-
-
-def register(add: Callable[[str, str], argparse.ArgumentParser], settings_from: SettingsFrom) -> None:
-    """Add ``dmslab pipelines`` with its ``run``, ``list`` and ``status`` subcommands."""
-    parser = add("pipelines", "run scheduled notebook reports (papermill), list pipelines, show recorded runs")
-    common = argparse.ArgumentParser(add_help=False)
-    _global_options(common)
+def _pipelines(parser: argparse.ArgumentParser) -> None:
+    """``dmslab pipelines`` with its ``run``, ``list`` and ``status`` subcommands."""
+    common = global_options(argparse.ArgumentParser(add_help=False), argparse.SUPPRESS)
     common.add_argument("--pipelines-dir",
                         help="folder of *.yml pipelines (default $DMSLAB_PIPELINES_DIR or ./pipelines)")
     common.add_argument("--as-of", type=_date, help="run as if today were this date (YYYY-MM-DD)")
@@ -138,11 +129,18 @@ def register(add: Callable[[str, str], argparse.ArgumentParser], settings_from: 
     run.add_argument("--smtp-security", choices=["none", "starttls", "ssl"], help="default $DMSLAB_SMTP_SECURITY")
     run.add_argument("--smtp-from", help="sender address (default $DMSLAB_SMTP_FROM or dmslab@<host>)")
     run.add_argument("--reports-url", help="base URL where the reports folder is published, for e-mail links")
-    run.set_defaults(func=lambda a: _cmd_run(a, settings_from))
+    run.set_defaults(func=_cmd_run)
     lst = sub.add_parser("list", parents=[common], help="list pipelines and the period each would run for")
-    lst.set_defaults(func=lambda a: _cmd_list(a, settings_from))
-    st = sub.add_parser("status", parents=[_global_options(argparse.ArgumentParser(add_help=False))],
+    lst.set_defaults(func=_cmd_list)
+    plain = global_options(argparse.ArgumentParser(add_help=False), argparse.SUPPRESS)
+    st = sub.add_parser("status", parents=[plain],
                         help="recorded runs, newest first, with errors of failed runs")
     st.add_argument("--pipeline", help="only this pipeline")
     st.add_argument("--limit", type=int, default=30, help="show at most this many runs (default 30)")
-    st.set_defaults(func=lambda a: _cmd_status(a, settings_from))
+    st.set_defaults(func=_cmd_status)
+
+
+#: What adds each command's arguments and handler to its subparser (the table of commands is dmslab.cli._app).
+BUILDERS: dict[str, Builder] = {
+    "pipelines": _pipelines,
+}

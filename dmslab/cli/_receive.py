@@ -1,44 +1,27 @@
-"""``dmslab receive`` and ``dmslab status`` (and the other network subcommands, listed in ``_SUBCOMMANDS``)."""
+"""``dmslab receive`` (the Storage SCP, its inbox and ingest worker) and ``dmslab status``."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable
-from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dmslab.config import Settings
+from dmslab.cli._common import Builder, SettingsFrom
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    import threading
+
+    from dmslab.config import ReceiverSettings, Settings
+
+__all__ = ["BUILDERS", "receiver_settings"]
 
 logger = logging.getLogger(__name__)
 
-Add = Callable[[str, str], argparse.ArgumentParser]
-SettingsFrom = Callable[[argparse.Namespace], Settings]
 
-#: ``(module, function)`` pairs; each function is called as ``function(add, settings_from)`` and adds one
-#: subcommand. Other network features add their line here.
-_SUBCOMMANDS: tuple[tuple[str, str], ...] = (
-    ("dmslab.net.commands", "add_receive_command"),
-    ("dmslab.net.commands", "add_status_command"),
-    ("dmslab.net.qr", "add_qr_command"),
-    ("dmslab.net.mpps", "add_mpps_command"),
-)
-
-
-def register(add: Add, settings_from: SettingsFrom) -> None:
-    """Add the network subcommands to the ``dmslab`` parser (called by :mod:`dmslab.cli`)."""
-    for module, function in _SUBCOMMANDS:
-        getattr(importlib.import_module(module), function)(add, settings_from)
-
-
-def _receiver_settings(args: argparse.Namespace, settings: Settings) -> Any:
+def receiver_settings(args: argparse.Namespace, settings: Settings) -> ReceiverSettings:
     from dmslab.config import override
 
     return override(
@@ -49,6 +32,8 @@ def _receiver_settings(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def _wait_for_signal(stop: threading.Event, tick: Callable[[], None], *, child: bool = False) -> None:
+    import signal
+
     def _on_signal(signum: int, _frame: Any) -> None:
         logger.info("signal %d: stopping", signum)
         stop.set()
@@ -62,6 +47,8 @@ def _wait_for_signal(stop: threading.Event, tick: Callable[[], None], *, child: 
 def _child_of(parent_pid: int, stop: threading.Event) -> None:
     """Worker started by a receiver: yield the CPU to its network threads, ignore Ctrl-C (the receiver stops us with
     SIGTERM) and stop when the receiver is gone (killed), so that a restarted receiver can start its own worker."""
+    import threading
+
     os.nice(5)
 
     def watch() -> None:
@@ -76,6 +63,8 @@ def _child_of(parent_pid: int, stop: threading.Event) -> None:
 def _run_worker_only(worker: Any, stop: threading.Event, *, parent_pid: int | None) -> int:
     """Drain the inbox until a signal, or until the worker fails: then exit 1, so that whoever started us (the
     receiver, systemd) restarts us — a worker thread that died must not leave a process that looks alive."""
+    import threading
+
     worker.lock()
     if parent_pid:
         _child_of(parent_pid, stop)
@@ -102,6 +91,9 @@ def _run_worker_only(worker: Any, stop: threading.Event, *, parent_pid: int | No
 
 
 def _cmd_receive(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
+    import threading
+    from dataclasses import replace
+
     from dmslab.net.inbox import Inbox
     from dmslab.net.scp import Receiver
     from dmslab.net.worker import IngestWorker
@@ -109,7 +101,7 @@ def _cmd_receive(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     settings = settings_from(args)
     if args.workers is None:
         settings = replace(settings, workers=1)  # one batch is parsed faster in-process than by a new pool
-    rs = _receiver_settings(args, settings)
+    rs = receiver_settings(args, settings)
     logger.info("settings: %s; receiver: %s", settings.masked(), rs)
     stop = threading.Event()
     if args.worker_only:
@@ -126,9 +118,8 @@ def _cmd_receive(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     return 0
 
 
-def add_receive_command(add: Add, settings_from: SettingsFrom) -> argparse.ArgumentParser:
+def _receive(p: argparse.ArgumentParser) -> None:
     """``dmslab receive``: the Storage SCP and its ingest worker."""
-    p = add("receive", "DICOM Storage SCP: receive dose objects into the inbox and ingest them")
     p.add_argument("--ae-title", help="our AE title (default DMSLAB)")
     p.add_argument("--port", type=int, help="TCP port (default 11112)")
     p.add_argument("--bind", help="listen address (default 127.0.0.1, this machine only; 0.0.0.0: all interfaces)")
@@ -152,8 +143,7 @@ def add_receive_command(add: Add, settings_from: SettingsFrom) -> argparse.Argum
     mode.add_argument("--no-worker", action="store_true", help="receive only; run a --worker-only process as well")
     mode.add_argument("--worker-only", action="store_true", help="only drain the inbox into the database")
     p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # set by a receiver for its worker
-    p.set_defaults(func=lambda args: _cmd_receive(args, settings_from))
-    return p
+    p.set_defaults(func=_cmd_receive)
 
 
 def _cmd_status(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
@@ -167,10 +157,15 @@ def _cmd_status(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     return 0
 
 
-def add_status_command(add: Add, settings_from: SettingsFrom) -> argparse.ArgumentParser:
+def _status(p: argparse.ArgumentParser) -> None:
     """``dmslab status``: inbox depth, receiver and worker status, source objects in the store."""
-    p = add("status", "receiver status: inbox depth, last received, last ingest, errors")
     p.add_argument("--inbox", help="inbox folder (default <home>/inbox)")
     p.add_argument("--no-database", action="store_true", help="do not query the store")
-    p.set_defaults(func=lambda args: _cmd_status(args, settings_from))
-    return p
+    p.set_defaults(func=_cmd_status)
+
+
+#: What adds each command's arguments and handler to its subparser (the table of commands is dmslab.cli._app).
+BUILDERS: dict[str, Builder] = {
+    "receive": _receive,
+    "status": _status,
+}
