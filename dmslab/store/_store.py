@@ -355,6 +355,18 @@ class Store:
         return WriteSummary(c["ingested"], c["duplicate"], c["rejected"], c["new_events"], c["flagged"],
                             dict(c["reasons"]), superseded=c["superseded"], lock_wait_s=waited + writer.lock_wait_s)
 
+    def refresh_columnar(self) -> int:
+        """Re-pack the chunks of the columnar copy that writes changed (see :mod:`dmslab.store._columnar`);
+        returns how many. Readers are right without it (they read changed chunks from the row tables), only
+        slower. A store without the copy (pyarrow missing) does nothing."""
+        from dmslab.store import _columnar
+
+        if not _columnar.available(self):
+            return 0
+        with self.engine.begin() as conn:
+            begin_write(conn, self.lock_timeout_s)
+            return _columnar.refresh(conn)
+
     # ---- reading ------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Rows per table."""
