@@ -375,6 +375,19 @@ class Store:
             raise StoreReadOnlyError(f"the store {self.describe()} is open read-only (reports, dashboards and "
                                      "audits never write): open it with Store(url) to write")
 
+    def refresh_columnar(self) -> int:
+        """Re-pack the chunks of the columnar copy that writes changed (see :mod:`dmslab.store._columnar`);
+        returns how many. Readers are right without it (they read changed chunks from the row tables), only
+        slower. A store without the copy (pyarrow missing) does nothing."""
+        from dmslab.store import _columnar
+
+        self._writable()
+        if not _columnar.available(self):
+            return 0
+        with self.engine.begin() as conn:
+            begin_write(conn, self.lock_timeout_s)
+            return _columnar.refresh(conn)
+
     # ---- reading ------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Rows per table."""

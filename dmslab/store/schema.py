@@ -63,7 +63,19 @@ def metadata() -> sa.MetaData:
              *_columns("source_object"), sa.Index("ix_source_sop", "sop_instance_uid"))
     for name in extra_tables():
         _generic_table(md, name)
+    _columnar_tables(md)
     return md
+
+
+def _columnar_tables(md: sa.MetaData) -> None:
+    """The columnar copy of the dose metrics and its change log (see :mod:`dmslab.store._columnar`)."""
+    sa.Table("columnar_chunk", md, sa.Column("kind", sa.String(32), primary_key=True),
+             sa.Column("chunk", sa.Integer, primary_key=True),
+             sa.Column("n_rows", sa.Integer, nullable=False, comment="Rows in the payload"),
+             sa.Column("payload", sa.LargeBinary, nullable=False, comment="Arrow IPC stream (zstd)"))
+    sa.Table("columnar_dirty", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("chunk", sa.Integer, nullable=False, comment="Chunk changed since it was packed"),
+             sa.Index("ix_columnar_dirty_chunk", "chunk"))
 
 
 def _generic_table(md: sa.MetaData, name: str) -> sa.Table:

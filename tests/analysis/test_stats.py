@@ -23,7 +23,7 @@ def _truth(truth):
     return studies, events
 
 
-@pytest.mark.parametrize("engine", ["sql", "columnar"])
+@pytest.mark.parametrize("engine", ["sql", "columnar", "copy"])
 def test_esr_tables_match_pandas(settings, department, engine):
     folder, truth = department
     store = Store(settings.database_url)

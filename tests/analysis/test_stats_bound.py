@@ -10,8 +10,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from dmslab.analysis import stats
 from dmslab.analysis.stats import Filters, metric_values
+from dmslab.store import METRICS, Selection
+from dmslab.store import _aggregate as agg
 
 INJECTION = "x' OR '1'='1"
 
@@ -54,17 +55,17 @@ class _SpyConnection:
 def spied(filled, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[tuple[str, Any]]]:
     """The filled store, with every statement handed to the ADBC cursor recorded."""
     store, _settings = filled
-    if stats._adbc(store) is None:
+    if agg.adbc(store) is None:
         pytest.skip(f"no ADBC driver for {store.engine.dialect.name}: the fast path is not used")
     seen: list[tuple[str, Any]] = []
-    real = stats._adbc
-    monkeypatch.setattr(stats, "_adbc", lambda s: _SpyConnection(real(s), seen))
+    real = agg.adbc
+    monkeypatch.setattr(agg, "adbc", lambda s: _SpyConnection(real(s), seen))
     return store, seen
 
 
 def _slow(store: Any, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> pd.DataFrame:
     with monkeypatch.context() as m:
-        m.setattr(stats, "_adbc", lambda s: None)  # the SQLAlchemy path
+        m.setattr(agg, "adbc", lambda s: None)  # the SQLAlchemy path
         return metric_values(store, "ctdivol_mgy", **kw)
 
 
@@ -116,9 +117,9 @@ def _placeholder_values(sql: str, params: list[Any], before: str) -> list[Any]:
 
 def test_bound_gives_each_value_its_placeholder(filled) -> None:
     store, _settings = filled
-    query = stats._select(store, stats.METRICS["ctdivol_mgy"], [stats._dims(store, None)["room"]],
-                          Filters(rooms=("A", "B", "C"), start=dt.datetime(2026, 1, 5, 10, 30)))
-    sql, params = stats._bound(store, query)
+    query = agg._select(METRICS["ctdivol_mgy"], [agg._dims(store, None)["room"]],
+                        Selection(rooms=("A", "B", "C"), start=dt.datetime(2026, 1, 5, 10, 30)))
+    sql, params = agg.bound(store, query)
     assert "'A'" not in sql and "2026" not in sql
     assert _placeholder_values(sql, params, "display_name) IN (") == ["A", "B", "C"]
     stored = "2026-01-05 10:30:00.000000" if store.engine.dialect.name == "sqlite" else dt.datetime(2026, 1, 5, 10, 30)
