@@ -56,11 +56,15 @@ class IngestSummary(WriteSummary):
 
 
 def init_site(settings: Settings) -> list[str]:
-    """Create the home folder, the pseudonymisation key (if missing) and the database schema."""
+    """Create the home folder, the pseudonymisation key (if missing) and the database schema (an existing
+    database is brought to this dmslab's schema revision)."""
     done = []
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds patient data: the owner's only
-    store = Store(settings.database_url)  # first: a wrong URL leaves no key behind
-    store.close()
+    store = Store(settings.database_url, migrate_schema=False)  # first: a wrong URL leaves no key behind
+    try:
+        store.migrate()  # init and migrate are the only places a schema is created or upgraded
+    finally:
+        store.close()
     if not settings.key_file.exists():
         create_key(settings.key_file)
         done.append(f"created pseudonymisation key {settings.key_file} (back it up; keep it out of the database)")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 
-from dmslab.store import Store, table
+from dmslab.store import Store, StudyFilter, exam_metrics
 
 __all__ = ["CT_METRICS", "PROJ_METRICS", "SIZE_COLUMNS", "exam_series"]
 
@@ -19,36 +18,6 @@ PROJ_METRICS = {"dap_gym2": "continuous", "agd_mgy": "continuous", "kvp": "categ
                 "filter_material": "categorical"}
 #: Patient-size columns of :func:`exam_series` (``dw_cm`` for CT only).
 SIZE_COLUMNS = ("weight_kg", "height_m", "dw_cm")
-
-
-def _ct_frame(store: Store, where: list[Any], room: Any, protocol: Any) -> pd.DataFrame:
-    st, eq, ev = table("study"), table("equipment"), table("ct_event")
-    dose = sa.and_(ev.c.ctdivol_mgy.is_not(None), ev.c.ctdivol_mgy > 0,
-                   sa.or_(ev.c.acquisition_type.is_(None), ev.c.acquisition_type != "constant_angle"))
-    mas = ev.c.ma * sa.func.coalesce(ev.c.rotation_time_s, 1.0) / sa.func.coalesce(ev.c.pitch, 1.0)
-    q = (sa.select(st.c.id.label("study_id"), st.c.study_datetime, room, protocol,
-                   sa.func.max(st.c.total_dlp_mgycm).label("dlp_mgycm"),
-                   sa.func.avg(ev.c.ctdivol_mgy).label("ctdivol_mgy"), sa.func.avg(ev.c.ma).label("ma"),
-                   sa.func.avg(mas).label("mas"), sa.func.max(ev.c.kvp).label("kvp"),
-                   sa.func.max(ev.c.pitch).label("pitch"), sa.func.max(ev.c.collimation_mm).label("collimation_mm"),
-                   sa.func.max(st.c.weight_kg).label("weight_kg"), sa.func.max(st.c.height_m).label("height_m"),
-                   sa.func.avg(ev.c.dw_cm).label("dw_cm"))
-         .select_from(st.join(eq, st.c.equipment_id == eq.c.id).join(ev, ev.c.study_id == st.c.id))
-         .where(st.c.modality == "CT", dose, *where)
-         .group_by(st.c.id, st.c.study_datetime, room, protocol))
-    return store.read(q)
-
-
-def _proj_frame(store: Store, modality: str, where: list[Any], room: Any, protocol: Any) -> pd.DataFrame:
-    st, eq, ev = table("study"), table("equipment"), table("proj_event")
-    q = (sa.select(st.c.id.label("study_id"), st.c.study_datetime, room, protocol,
-                   sa.func.max(st.c.total_dap_gym2).label("dap_gym2"), sa.func.avg(ev.c.agd_mgy).label("agd_mgy"),
-                   sa.func.avg(ev.c.kvp).label("kvp"), sa.func.max(ev.c.filter_material).label("filter_material"),
-                   sa.func.max(st.c.weight_kg).label("weight_kg"), sa.func.max(st.c.height_m).label("height_m"))
-         .select_from(st.join(eq, st.c.equipment_id == eq.c.id).join(ev, ev.c.study_id == st.c.id))
-         .where(st.c.modality == modality, *where)
-         .group_by(st.c.id, st.c.study_datetime, room, protocol))
-    return store.read(q)
 
 
 # keyword-only options of one query, called by name from the notebooks
@@ -81,23 +50,9 @@ def exam_series(store: Store, *, modality: str = "CT", rooms: list[str] | None =
         DAP in Gy·m², AGD in mGy) and the size: ``weight_kg``, ``height_m`` (Patient's Weight/Size) and, for
         CT, ``dw_cm`` (mean water-equivalent diameter of the dose-bearing events, when the scanner reports it).
     """
-    if protocol_field not in ("study_description", "standard_name", "requested_procedure"):
-        raise ValueError(f"protocol_field must be study_description, standard_name or requested_procedure, "
-                         f"got {protocol_field!r}")
-    st, eq = table("study"), table("equipment")
-    room = sa.func.coalesce(eq.c.room, eq.c.station_name).label("room")
-    protocol = st.c[protocol_field].label("protocol")
-    where: list[Any] = [st.c.study_datetime.is_not(None), st.c[protocol_field].is_not(None)]
-    if not include_non_patient:
-        where.append(st.c.exclusion_reason.is_(None))
-    if rooms:
-        where.append(sa.func.coalesce(eq.c.room, eq.c.station_name).in_(list(rooms)))
-    if start is not None:
-        where.append(st.c.study_datetime >= pd.Timestamp(start).to_pydatetime())
-    if end is not None:
-        where.append(st.c.study_datetime < pd.Timestamp(end).to_pydatetime())
-    df = _ct_frame(store, where, room, protocol) if modality == "CT" else _proj_frame(store, modality, where, room,
-                                                                                        protocol)
+    where = StudyFilter(start, end, modality, tuple(rooms) if rooms else None,
+                        include_non_patient=include_non_patient)
+    df = exam_metrics(store, where, protocol_field=protocol_field)
     df["study_datetime"] = pd.to_datetime(df["study_datetime"])
     for col in SIZE_COLUMNS:
         if col in df:

@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 from dmslab._mail import send_email
 from dmslab.analysis._alert_rules import PSD_COLUMN, AlertConfig, AlertRule, default_alert_config, load_alert_config
 from dmslab.analysis.drl import drl_references, load_drls, map_ct_protocol
 from dmslab.config import SmtpSettings
-from dmslab.store import Store, table
+from dmslab.store import Store, alert_metrics, alerts, mark_notified, raise_alerts, unsent_alerts
+from dmslab.store import acknowledge_alert as _acknowledge
 
 __all__ = ["AlertConfig", "AlertRule", "AlertRun", "acknowledge_alert", "default_alert_config",
            "evaluate_rules", "high_dose_cases", "list_alerts", "load_alert_config", "run_alerts", "study_metrics"]
@@ -55,31 +55,13 @@ class AlertRun:
 
 def study_metrics(store: Store, modalities: list[str] | None = None, *,
                   include_non_patient: bool = False) -> pd.DataFrame:
-    """One row per study with the alert metrics, room, protocol, patient key and size (SQL join).
+    """One row per study with the alert metrics, room, protocol, patient key and size (store query).
 
     ``peak_skin_dose_gy`` comes from the study column of that name when the store has one; otherwise it is
     all missing (NaN), so peak-skin-dose rules raise nothing. Studies that are not patient exams
     (``study.exclusion_reason``: QA, phantoms) are left out unless ``include_non_patient``.
     """
-    st, eq, pt, ev = table("study"), table("equipment"), table("patient"), table("ct_event")
-    ctdi = (sa.select(ev.c.study_id, sa.func.max(ev.c.ctdivol_mgy).label("ctdivol_mgy"))
-            .where(ev.c.ctdivol_mgy.is_not(None),
-                   sa.or_(ev.c.acquisition_type.is_(None), ev.c.acquisition_type != "constant_angle"))
-            .group_by(ev.c.study_id).subquery())
-    cols = [st.c[c] for c in ("patient_id", "study_uid", "study_datetime", "modality", "study_description",
-                              "standard_name", "age_years", "height_m", "weight_kg", "flags", "total_dlp_mgycm",
-                              "total_dap_gym2", "total_rp_dose_gy", "fluoro_time_s", "agd_left_mgy",
-                              "agd_right_mgy")]
-    psd = st.c[PSD_COLUMN] if PSD_COLUMN in st.c else sa.cast(sa.null(), sa.Float).label(PSD_COLUMN)
-    q = (sa.select(st.c.id.label("study_id"), *cols, sa.func.coalesce(eq.c.room, eq.c.station_name).label("room"),
-                   pt.c.patient_key, ctdi.c.ctdivol_mgy, psd)
-         .select_from(st.outerjoin(eq, st.c.equipment_id == eq.c.id).outerjoin(pt, st.c.patient_id == pt.c.id)
-                      .outerjoin(ctdi, ctdi.c.study_id == st.c.id)))
-    if modalities:
-        q = q.where(st.c.modality.in_(modalities))
-    if not include_non_patient:
-        q = q.where(st.c.exclusion_reason.is_(None))
-    df = store.read(q)
+    df = alert_metrics(store, modalities, include_non_patient=include_non_patient, optional_columns=(PSD_COLUMN,))
     df["study_datetime"] = pd.to_datetime(df["study_datetime"])
     df[PSD_COLUMN] = pd.to_numeric(df[PSD_COLUMN], errors="coerce").astype(float)
     return df
@@ -185,32 +167,8 @@ def evaluate_rules(config: AlertConfig, studies: pd.DataFrame, *, local_drls: pd
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=_CANDIDATE)
 
 
-def _none(v: Any) -> Any:
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT else v
-
-
-def _store_new(store: Store, cand: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
-    al = table("alert")
-    with store.engine.begin() as conn:
-        seen = {r[0] for r in conn.execute(sa.select(al.c.alert_key))}
-        new = cand[~cand["alert_key"].isin(seen)].drop_duplicates("alert_key").copy()
-        ids = []
-        for r in new.to_dict("records"):
-            values = {c: _none(r[c]) for c in ("alert_key", "rule_id", "rule_kind", "modality", "room",
-                                               "standard_name", "metric", "value", "level", "unit", "explanation")}
-            values.update(study_id=_none(r["study_id"]), patient_id=_none(r["patient_id"]), raised_at=now)
-            values["study_id"] = int(values["study_id"]) if values["study_id"] is not None else None
-            values["patient_id"] = int(values["patient_id"]) if values["patient_id"] is not None else None
-            ids.append(conn.execute(sa.insert(al).values(**values).returning(al.c.id)).scalar_one())
-    new["id"] = ids
-    return new
-
-
 def _notify(store: Store, config: AlertConfig, smtp: SmtpSettings | None, run: AlertRun) -> None:
-    al, st = table("alert"), table("study")
-    pending = store.read(sa.select(al.c.id, al.c.room, al.c.explanation, st.c.study_uid)
-                         .select_from(al.outerjoin(st, al.c.study_id == st.c.id))
-                         .where(al.c.notified_at.is_(None)).order_by(al.c.id))
+    pending = unsent_alerts(store)
     run.unsent = len(pending)
     if smtp is None or not smtp.enabled or pending.empty:
         return
@@ -227,9 +185,7 @@ def _notify(store: Store, config: AlertConfig, smtp: SmtpSettings | None, run: A
         except (smtplib.SMTPException, OSError) as exc:
             logger.error("could not e-mail %d alert(s) of %r: %s (retried next run)", len(g), room, exc)
             continue
-        with store.engine.begin() as conn:
-            conn.execute(sa.update(al).where(al.c.id.in_([int(i) for i in g["id"]]))
-                         .values(notified_at=dt.datetime.now(), recipients=", ".join(to)))
+        mark_notified(store, [int(i) for i in g["id"]], to, dt.datetime.now())
         run.notified += len(g)
         run.unsent -= len(g)
         run.messages += 1
@@ -266,7 +222,7 @@ def run_alerts(store: Store, config: AlertConfig | None = None, *, smtp: SmtpSet
     cand = evaluate_rules(cfg, studies, local_drls=_local_drls(store, cfg))
     if since is not None:
         cand = cand[cand["study_datetime"] >= pd.Timestamp(since)]
-    run = AlertRun(_store_new(store, cand, now or dt.datetime.now()))
+    run = AlertRun(raise_alerts(store, cand, now or dt.datetime.now()))
     _notify(store, cfg, smtp, run)
     logger.info("alerts: %d new, %d e-mailed, %d unsent", len(run.new), run.notified, run.unsent)
     return run
@@ -303,12 +259,7 @@ def high_dose_cases(store: Store, config: AlertConfig | None = None, *, modality
 
 def list_alerts(store: Store, *, open_only: bool = False) -> pd.DataFrame:
     """Stored alerts (newest first) with their study UID and date; ``open_only``: not yet acknowledged."""
-    al, st = table("alert"), table("study")
-    q = (sa.select(al, st.c.study_uid, st.c.study_datetime, st.c.study_description.label("protocol"))
-         .select_from(al.outerjoin(st, al.c.study_id == st.c.id)).order_by(al.c.raised_at.desc(), al.c.id.desc()))
-    if open_only:
-        q = q.where(al.c.acknowledged_at.is_(None))
-    return store.read(q)
+    return alerts(store, open_only=open_only)
 
 
 def acknowledge_alert(store: Store, alert_id: int, *, by: str, comment: str | None = None,
@@ -316,13 +267,4 @@ def acknowledge_alert(store: Store, alert_id: int, *, by: str, comment: str | No
     """Record who acknowledged alert ``alert_id`` and when (ValueError if unknown or already acknowledged)."""
     if not by or not by.strip():
         raise ValueError("acknowledged_by must name a person or role")
-    al = table("alert")
-    with store.engine.begin() as conn:
-        row = conn.execute(sa.select(al.c.acknowledged_by, al.c.acknowledged_at).where(al.c.id == alert_id)).first()
-        if row is None:
-            raise ValueError(f"no alert with id {alert_id}; see `dmslab alerts list`")
-        if row.acknowledged_at is not None:
-            raise ValueError(f"alert {alert_id} was already acknowledged by {row.acknowledged_by} at "
-                             f"{row.acknowledged_at:%Y-%m-%d %H:%M}")
-        conn.execute(sa.update(al).where(al.c.id == alert_id).values(
-            acknowledged_by=by.strip(), acknowledged_at=at or dt.datetime.now(), ack_comment=comment))
+    _acknowledge(store, alert_id, by=by.strip(), comment=comment, at=at or dt.datetime.now())

@@ -98,10 +98,8 @@ class Settings:
 
     def masked(self) -> dict[str, Any]:
         """The settings for logging, with the password of the database URL hidden."""
-        from sqlalchemy.engine import make_url
-
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _SECTIONS}
-        out["database_url"] = make_url(self.database_url).render_as_string(hide_password=True)
+        out["database_url"] = _hide_password(self.database_url)
         out["smtp"] = self.smtp.masked()
         return out
 
@@ -113,6 +111,21 @@ class Settings:
 
         return {f"DMSLAB_{f.name.upper()}": text(getattr(self, f.name)) for f in fields(self)
                 if f.name not in _SECTIONS}
+
+
+#: ``scheme://user:`` then the password up to the first ``@``: how SQLAlchemy's URL parser splits a database URL.
+_PASSWORD = re.compile(r"^([\w+]+://[^:/]*:)[^@]*@")
+
+
+def _hide_password(url: str) -> str:
+    """``url`` with its password shown as ``***`` (split as the store's URL parser splits it).
+
+    >>> _hide_password("postgresql+psycopg://dms:s3cr%40t@db:5433/dmslab?sslmode=require")
+    'postgresql+psycopg://dms:***@db:5433/dmslab?sslmode=require'
+    >>> _hide_password("sqlite:///home/dmslab.sqlite")
+    'sqlite:///home/dmslab.sqlite'
+    """
+    return _PASSWORD.sub(r"\1***@", url, count=1)
 
 
 def _json_list(text: str) -> list[str]:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlalchemy as sa
 from pydicom.dataset import Dataset
 
 from dmslab.config import Settings
@@ -134,16 +133,11 @@ class QrSummary:
 
 def known_sop_instance_uids(store_url: str) -> set[str]:
     """SOP Instance UIDs the store holds as ingested, duplicate or superseded (by a better dose source)."""
-    from dmslab.store import Store
-    from dmslab.store.schema import table
+    from dmslab.store import Store, held_sop_instance_uids
 
     store = Store(store_url)
     try:
-        so = table("source_object")
-        with store.engine.connect() as conn:
-            held = so.c.status.in_(("ingested", "duplicate", "superseded"))
-            rows = conn.execute(sa.select(so.c.sop_instance_uid).where(held, so.c.sop_instance_uid.is_not(None)))
-            return {r[0] for r in rows}
+        return held_sop_instance_uids(store)
     finally:
         store.close()
 

@@ -151,21 +151,18 @@ def status_lines(inbox_dir: str | os.PathLike[str], database_url: str | None) ->
     lines = _inbox_lines(Path(inbox_dir)) + _process_lines(read_status(inbox_dir))
     if database_url is None:
         return lines
-    import sqlalchemy as sa
+    from dmslab.errors import DmslabError
+    from dmslab.store import DATABASE_ERRORS, Store, source_status_counts
 
-    from dmslab.store import Store, table
-
+    failures: tuple[type[Exception], ...] = (*DATABASE_ERRORS, DmslabError)
     try:
-        store = Store(database_url, migrate_schema=False)
+        store = Store(database_url, read_only=True)  # status only reads: nothing is created or migrated
         try:
-            so = table("source_object")
-            q = sa.select(so.c.status, sa.func.count(), sa.func.max(so.c.received_at)).group_by(so.c.status)
-            with store.engine.connect() as conn:
-                rows = conn.execute(q).all()
+            rows = source_status_counts(store)
         finally:
             store.close()
-    except sa.exc.SQLAlchemyError as exc:
+    except failures as exc:
         return [*lines, f"database: unavailable ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"]
-    for st, n, last in sorted(rows, key=lambda r: str(r[0])):
+    for st, n, last in rows:
         lines.append(f"source_object {st}: {n} (last {last:%Y-%m-%d %H:%M:%S} UTC)")
     return lines if rows else [*lines, "source_object: empty"]

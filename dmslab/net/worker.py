@@ -19,8 +19,6 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-import sqlalchemy.exc as sa_exc
-
 from dmslab.config import ReceiverSettings, Settings
 from dmslab.errors import DmslabError, MppsError
 from dmslab.ingest.mpps import is_mpps_file, read_mpps_file
@@ -28,7 +26,7 @@ from dmslab.jobs import IngestSummary, ingest_paths
 from dmslab.net.inbox import Inbox, make_private_dir
 from dmslab.net.mpps import StepLedger
 from dmslab.net.status import StatusFile
-from dmslab.store import Store
+from dmslab.store import UNAVAILABLE_ERRORS, Store
 
 __all__ = ["IngestWorker", "WorkerBusyError"]
 
@@ -40,9 +38,9 @@ logger = logging.getLogger(__name__)
 #: to 0.4 s of tail per send).
 _TRICKLE_S = 0.05
 
-#: Errors meaning "the database (or the key) is not usable now": keep the files, retry later.
-_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError,
-                DmslabError)
+#: Errors meaning "the database (or the key) is not usable now": keep the files, retry later. A database at an
+#: older schema revision is one (SchemaOutdatedError: "run dmslab migrate"; the worker never migrates it).
+_UNAVAILABLE: tuple[type[Exception], ...] = (*UNAVAILABLE_ERRORS, DmslabError)
 
 
 class WorkerBusyError(DmslabError):
@@ -106,7 +104,8 @@ class IngestWorker:
         Raises
         ------
         sqlalchemy.exc.OperationalError, DmslabError
-            When the database or the key is unavailable (the files stay pending).
+            When the database or the key is unavailable, or the database needs ``dmslab migrate``
+            (SchemaOutdatedError; the files stay pending).
         """
         batch = self.inbox.pending()[: self.receiver.ingest_batch]
         if not batch:

@@ -7,10 +7,8 @@ import logging
 from dataclasses import dataclass, fields
 from typing import Any
 
-import sqlalchemy as sa
-
 from dmslab.reporting.pipelines import Period, Pipeline
-from dmslab.store import Store, table
+from dmslab.store import Store, insert_pipeline_run, pipeline_runs, update_pipeline_run
 
 __all__ = ["PipelineRun", "RunLog"]
 
@@ -58,7 +56,6 @@ class RunLog:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._t = table("pipeline_run")
 
     def start(self, pipeline: Pipeline, period: Period, *, parameters_json: str) -> PipelineRun:
         """Insert a ``running`` row for ``pipeline`` and ``period`` and return it."""
@@ -66,42 +63,34 @@ class RunLog:
             "pipeline": pipeline.name, "notebook": str(pipeline.notebook), "schedule": pipeline.schedule.value,
             "period": period.label, "period_start": _midnight(period.start), "period_end": _midnight(period.end),
             "started_at": utcnow(), "status": "running", "parameters": parameters_json}
-        with self.store.engine.begin() as conn:
-            run_id = conn.execute(sa.insert(self._t).values(**values).returning(self._t.c.id)).scalar_one()
+        run_id = insert_pipeline_run(self.store, values)
         return PipelineRun(id=int(run_id), **values)
 
     def update(self, run_id: int, **values: Any) -> PipelineRun:
         """Set columns of run ``run_id`` (e.g. ``status``, ``finished_at``, ``error``) and return the new row."""
         if "status" in values and values["status"] not in STATUSES:
             raise ValueError(f"status {values['status']!r} not in {STATUSES}")
-        with self.store.engine.begin() as conn:
-            conn.execute(sa.update(self._t).where(self._t.c.id == run_id).values(**values))
+        update_pipeline_run(self.store, run_id, values)
         return self.get(run_id)
 
     def get(self, run_id: int) -> PipelineRun:
         """The run with id ``run_id`` (KeyError if there is none)."""
-        runs = self._select(sa.select(self._t).where(self._t.c.id == run_id))
+        runs = _runs(pipeline_runs(self.store, run_id=run_id))
         if not runs:
             raise KeyError(f"no pipeline run {run_id}")
         return runs[0]
 
     def succeeded(self, pipeline: str, period: Period) -> PipelineRun | None:
         """The newest successful run of ``pipeline`` for ``period``, if any."""
-        q = (sa.select(self._t).where(self._t.c.pipeline == pipeline, self._t.c.period == period.label,
-                                      self._t.c.status == "ok").order_by(self._t.c.id.desc()).limit(1))
-        runs = self._select(q)
+        runs = _runs(pipeline_runs(self.store, pipeline=pipeline, period=period.label, status="ok", limit=1,
+                                   by_start=False))
         return runs[0] if runs else None
 
     def runs(self, *, pipeline: str | None = None, limit: int | None = None) -> list[PipelineRun]:
         """Runs, newest first (by start time, then id), optionally of one pipeline only."""
-        q = sa.select(self._t).order_by(self._t.c.started_at.desc(), self._t.c.id.desc())
-        if pipeline is not None:
-            q = q.where(self._t.c.pipeline == pipeline)
-        if limit is not None:
-            q = q.limit(limit)
-        return self._select(q)
+        return _runs(pipeline_runs(self.store, pipeline=pipeline, limit=limit))
 
-    def _select(self, query: sa.Select[Any]) -> list[PipelineRun]:
-        names = [f.name for f in fields(PipelineRun)]
-        with self.store.engine.connect() as conn:
-            return [PipelineRun(**{n: row._mapping[n] for n in names}) for row in conn.execute(query)]
+
+def _runs(rows: list[dict[str, Any]]) -> list[PipelineRun]:
+    names = [f.name for f in fields(PipelineRun)]
+    return [PipelineRun(**{n: row[n] for n in names}) for row in rows]

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-
 from dmslab.config import Settings, SmtpSettings
 from dmslab.errors import ConfigError, DmslabError
 from dmslab.reporting._mail import send_report
@@ -30,7 +27,7 @@ from dmslab.reporting.report import (
     notebook_to_html,
     write_index,
 )
-from dmslab.store import Store, table
+from dmslab.store import Store, absolute_url, masked_url, study_span
 
 __all__ = ["NOTEBOOKS_DIR", "RunResult", "Runner", "period_parameters", "write_drl_report"]
 
@@ -110,7 +107,7 @@ class Runner:
     def _parameters(self, period: Period, pipeline: Pipeline) -> dict[str, Any]:
         """The notebook's parameters; the database URL with its password masked (``***``): the executed notebook
         is a report people read, and the kernel takes the password from ``DMSLAB_DATABASE_URL``."""
-        url = make_url(absolute_url(self.settings.database_url)).render_as_string(hide_password=True)
+        url = masked_url(absolute_url(self.settings.database_url))
         return {"database_url": url, **period_parameters(pipeline.notebook, period), **pipeline.parameters}
 
     def _execute(self, log: RunLog, pipeline: Pipeline, period: Period) -> PipelineRun:
@@ -147,21 +144,6 @@ class Runner:
                           report_path=str(html.resolve()) if html is not None else None)
 
 
-def absolute_url(url: str) -> str:
-    """``url`` with a relative SQLite file made absolute (notebooks run in their report folder).
-
-    >>> absolute_url("postgresql+psycopg://dms@db/dmslab")
-    'postgresql+psycopg://dms@db/dmslab'
-    >>> absolute_url("sqlite:///demo-data/dmslab.sqlite") == f"sqlite:///{Path.cwd() / 'demo-data/dmslab.sqlite'}"
-    True
-    """
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" \
-            or parsed.database.startswith("file:") or Path(parsed.database).is_absolute():
-        return url
-    return parsed.set(database=str(Path(parsed.database).resolve())).render_as_string(hide_password=False)
-
-
 def period_parameters(notebook: Path, period: Period) -> dict[str, str]:
     """The period as the notebook names it: ``period_start``/``period_end`` (ISO dates, end exclusive), or
     ``start``/``end`` for a notebook whose parameters cell declares those instead."""
@@ -173,12 +155,11 @@ def period_parameters(notebook: Path, period: Period) -> dict[str, str]:
 
 def _data_period(store: Store) -> Period:
     """The whole days spanned by the studies in ``store`` (today when it is empty)."""
-    st = table("study")
-    with store.engine.connect() as conn:
-        first, last = conn.execute(sa.select(sa.func.min(st.c.study_datetime), sa.func.max(st.c.study_datetime))).one()
-    if first is None:
+    span = study_span(store)
+    if span is None:
         today = dt.date.today()
         return Period(today.isoformat(), today, today + dt.timedelta(days=1))
+    first, last = span
     start, end = first.date(), last.date() + dt.timedelta(days=1)
     return Period(f"{start.isoformat()}_{(end - dt.timedelta(days=1)).isoformat()}", start, end)
 
@@ -199,7 +180,7 @@ def write_drl_report(settings: Settings, out_dir: str | os.PathLike[str]) -> Pat
         notebook = NOTEBOOKS_DIR / "department_overview.ipynb"
     pipeline = Pipeline(name="drl_audit", notebook=notebook, schedule=Schedule.MONTHLY, title="CT DRL audit",
                         parameters={"modality": "CT", "rooms": [], "drl_set": "UK"})
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, read_only=True)  # only reads: the span of the stored studies
     try:
         period = _data_period(store)
     finally:

@@ -31,6 +31,7 @@ from dmslab.records import DoseReport, MppsMessage, MppsRecord
 from dmslab.store._concurrency import begin_write, is_busy
 from dmslab.store._migrate import migrate, schema_revisions
 from dmslab.store._mpps import link_mpps, steps_in_progress, write_mpps
+from dmslab.store._naming import name_studies
 from dmslab.store._writer import BatchWriter, Rejection
 from dmslab.store.schema import table
 
@@ -191,7 +192,9 @@ class Store:
     url
         SQLAlchemy URL, e.g. ``sqlite:///dmslab.sqlite`` or ``postgresql+psycopg://user@host/db``.
     migrate_schema
-        Bring the schema to the newest revision on open (default).
+        Check the schema on open (default): create the newest schema on an empty database; a database at
+        another revision raises :class:`~dmslab.errors.SchemaOutdatedError` ("run dmslab migrate"): nothing
+        but ``dmslab init`` and ``dmslab migrate`` (:meth:`migrate`) upgrades a schema. ``False``: no check.
     lock_timeout_s
         How long (s) a write waits for other writers (SQLite ``busy_timeout``, PostgreSQL ``lock_timeout``)
         before it fails with :class:`~dmslab.errors.StoreBusyError`; waits longer than a second are logged.
@@ -213,7 +216,7 @@ class Store:
     DatabaseMissingError
         ``create=False`` (or ``read_only``) and there is no dmslab database at the URL.
     SchemaOutdatedError
-        ``read_only`` and the database is at another schema revision than this dmslab's.
+        The database is at another schema revision than this dmslab's (with ``migrate_schema`` or ``read_only``).
 
     Examples
     --------
@@ -237,7 +240,7 @@ class Store:
                 if not create:
                     self._require_schema()
                 if migrate_schema:
-                    migrate(self.engine)
+                    self._create_or_check_schema()
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             self.engine.dispose()
             raise _unavailable(self.engine, exc) from exc
@@ -273,13 +276,27 @@ class Store:
             if not current:
                 return
             at, heads = schema_revisions(conn)
+        self._refuse_other_schema(at, heads)
+
+    def _refuse_other_schema(self, at: set[str], heads: set[str]) -> None:
         if at != heads:
             known = at <= _all_revisions()
             raise SchemaOutdatedError(
-                f"the database {url} is at schema revision {', '.join(sorted(at)) or 'none'}, this dmslab needs "
-                f"{', '.join(sorted(heads))}: "
+                f"the database {self.describe()} is at schema revision {', '.join(sorted(at)) or 'none'}, this "
+                f"dmslab needs {', '.join(sorted(heads))}: "
                 + ("run `dmslab migrate` (as the service account) to upgrade it" if known else
                    "it was written by a newer dmslab; use that version or restore a backup"))
+
+    def _create_or_check_schema(self) -> None:
+        """Create the head schema on an empty database (what ``dmslab init`` does); refuse one at another
+        revision (:class:`~dmslab.errors.SchemaOutdatedError`): only ``dmslab init`` / ``dmslab migrate``
+        (:meth:`migrate`) upgrade a database."""
+        with self.engine.connect() as conn:
+            at, heads = schema_revisions(conn)
+        if not at:
+            migrate(self.engine)
+            return
+        self._refuse_other_schema(at, heads)
 
     def migrate(self) -> tuple[set[str], set[str]]:
         """Bring the schema to this dmslab's head revision(s); the revisions before and after.
@@ -321,6 +338,8 @@ class Store:
 
         Per study (Study Instance UID and modality) only the best dose source counts: RDSR > dose screen >
         image headers (see :mod:`dmslab.store._merge`); the others are kept as ``superseded`` source objects.
+        Every study written gets its standard name from the stored naming rules in the same transaction
+        (:func:`dmslab.naming_rules.classify_study`).
         Other writers may write at the same time (see :mod:`dmslab.store._concurrency`).
 
         Raises
@@ -339,6 +358,7 @@ class Store:
                 waited = begin_write(conn, self.lock_timeout_s)
                 writer = BatchWriter(conn, self._equipment_ids)
                 writer.write(batch)
+                name_studies(conn, writer.study_ids)  # standard names are set at ingest
         except sa.exc.DBAPIError as exc:
             self._equipment_ids.clear()  # ids created in the rolled-back transaction are gone
             if is_busy(exc):

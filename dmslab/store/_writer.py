@@ -71,6 +71,11 @@ class BatchWriter:
     _organ_doses: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
     lock_wait_s: float = 0.0
 
+    @property
+    def study_ids(self) -> list[int]:
+        """The stored studies of this batch's reports."""
+        return [s.id for s in self._studies.values()]
+
     def write(self, items: Sequence[DoseReport | Rejection]) -> None:
         reports = [i for i in items if isinstance(i, DoseReport)]
         self._prefetch(reports)

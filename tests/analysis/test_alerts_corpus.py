@@ -20,8 +20,8 @@ from dmslab.store import Store
 
 pytestmark = pytest.mark.requires_corpus
 
-#: UKHSA adult CT NDRL (from 20 November 2024), "Abdomen and pelvis", DLP per examination.
-UK_DLP_ABDOMEN_PELVIS = 530.0
+#: UKHSA adult CT NDRL (from 20 November 2024), "Chest, abdomen, pelvis", DLP per examination.
+UK_DLP_CHEST_ABDOMEN_PELVIS = 660.0
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +72,16 @@ def test_alerts_run_on_the_whole_corpus(corpus, corpus_store):
     first = kar.explanation.splitlines()[0]
     assert first.startswith(f"total_rp_dose_gy = {rp:.4g} Gy > level 3 Gy ({rp / 3:.2f} x)")
 
-    # the Philips CT dose screen (header-only secondary capture) is above the UK abdomen-pelvis DLP
+    # the Philips CT dose screen (header-only secondary capture), "CT Thorax & abdo & pelvis with contrast", is
+    # above the UK chest-abdomen-pelvis DLP: its standard name is set at ingest, so it is no longer compared with
+    # the abdomen-pelvis DRL (530 mGy.cm, "2.08 x": the mistake issue 12 reports)
     philips = "CT-SC-Philips_Brilliance16P.dcm"
     dlp = got[("ct-dlp-drl", _study_uid(corpus, philips))]
     want = next(float(v["value"]) for v in expected["files"][philips]["values"] if v["quantity"] == "study_total_dlp")
     assert dlp.value == pytest.approx(want, rel=1e-6)
-    assert dlp.level == UK_DLP_ABDOMEN_PELVIS
-    assert "(2.08 x)" in dlp.explanation.splitlines()[0]
+    assert dlp.standard_name == "CT Chest Abdomen Pelvis"
+    assert dlp.level == UK_DLP_CHEST_ABDOMEN_PELVIS
+    assert f"({want / UK_DLP_CHEST_ABDOMEN_PELVIS:.2f} x)" in dlp.explanation.splitlines()[0]
     assert "patient size not recorded" in dlp.explanation or "kg" in dlp.explanation
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from dmslab.analysis.naming import (
     NamingRule,
@@ -17,7 +18,7 @@ from dmslab.analysis.naming import (
     unmapped,
 )
 from dmslab.jobs import ingest_paths
-from dmslab.store import Store
+from dmslab.store import Store, table
 from dmslab.synth._protocols import CT_PROTOCOLS, DX_PROTOCOLS, MG_PROTOCOL, RF_PROTOCOLS
 
 #: Hand-written expectation for every protocol of the synthetic department.
@@ -77,10 +78,17 @@ def test_invalid_rule_is_rejected():
         NamingRule(1, "CT", "A", text="(unclosed")
 
 
+def _forget_names(store: Store) -> None:
+    st = table("study")
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(st).values(standard_name=None))
+
+
 def test_apply_rule_change_import_export_unmapped(settings, department, tmp_path):
     folder, truth = department
     store = Store(settings.database_url)
     ingest_paths([folder], settings, store=store)
+    _forget_names(store)  # a database whose studies were ingested before names were applied at ingest
     first = apply_names(store)
     assert (first.studies, first.unmapped, first.changed) == (len(truth.studies), 0, len(truth.studies))
     assert apply_names(store).changed == 0  # idempotent
@@ -106,4 +114,34 @@ def test_apply_rule_change_import_export_unmapped(settings, department, tmp_path
     left = unmapped(store)
     assert left[["modality", "local_name", "n_studies"]].values.tolist() == [["DX", "Knee", n_knee]]
     assert left["best"].iloc[0] == "XR Knee"
+    store.close()
+
+
+def _names(store: Store) -> dict[tuple[str, str], str | None]:
+    df = store.read("select study_uid, modality, standard_name from study")
+    return {(u, m): n for u, m, n in zip(df["study_uid"], df["modality"], df["standard_name"], strict=True)}
+
+
+def test_names_are_set_at_ingest_and_follow_a_rule_change(settings, department, tmp_path, capsys):
+    from dmslab.cli import main
+
+    folder, truth = department
+    ingest_paths([folder], settings)  # no report ran, no `names apply`
+    expected = {(s.study_uid, s.modality): EXPECTED[(s.modality, s.protocol)] for s in truth.studies}
+    store = Store(settings.database_url)
+    assert _names(store) == expected
+    # a rule change alone renames nothing; `dmslab names apply` re-applies the rules to every study
+    path = tmp_path / "rules.csv"
+    export_rules(store, path)
+    rules = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rules.loc[rules["standard_name"] == "CT Sinuses wo IV Contrast", "standard_name"] = "CT Sinus (site)"
+    rules.to_csv(path, index=False)
+    import_rules(store, path)
+    assert _names(store) == expected
+    args = ["--home", str(settings.home), "--database-url", settings.database_url, "names", "apply"]
+    assert main(args) == 0
+    n_sinus = sum(s.protocol == "CT Sinus" for s in truth.studies)
+    assert f"{n_sinus} changed" in capsys.readouterr().out
+    renamed = {k: ("CT Sinus (site)" if v == "CT Sinuses wo IV Contrast" else v) for k, v in expected.items()}
+    assert _names(store) == renamed and n_sinus > 0
     store.close()

@@ -25,7 +25,8 @@ def test_existing_rows_get_their_source_kind_and_origin(db_url):
                          {"s": sid if status == "ingested" else None, "sop": sop, "st": status, "imp": importer,
                           "t": now})
     engine.dispose()
-    store = Store(db_url)  # migrates to the heads
+    store = Store(db_url, migrate_schema=False)
+    store.migrate()  # to the heads (what `dmslab migrate` does: opening no longer migrates)
     kinds = store.read("select sop_instance_uid, source_kind from source_object order by sop_instance_uid")
     assert kinds["source_kind"].tolist()[1:] == ["rdsr", "header", "rdsr"] and kinds["source_kind"].isna().iloc[0]
     assert store.read("select origin from ct_event")["origin"].tolist() == ["rdsr"]

@@ -89,3 +89,34 @@ def test_dmslab_migrate_upgrades_an_older_database_once(db_url, tmp_path, capsys
     Store(db_url, read_only=True).close()
     assert main(args) == 0
     assert "already at schema revision 0013" in capsys.readouterr().out
+
+
+def test_a_writer_creates_an_empty_database_but_never_migrates_an_older_one(db_url, settings, tmp_path):
+    """Only `dmslab init` / `dmslab migrate` upgrade a schema: a writer (ingest, the worker) refuses an older
+    database with "run dmslab migrate" and leaves it at its revision."""
+    from dmslab.jobs import ingest_paths, migrate_site
+    from dmslab.store._migrate import schema_revisions
+
+    engine = sa.create_engine(db_url)
+    migrate(engine, "0012")
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(SchemaOutdatedError, match="run `dmslab migrate`"):
+        Store(db_url)
+    with pytest.raises(SchemaOutdatedError, match="run `dmslab migrate`"):
+        ingest_paths([tmp_path / "nothing"], settings)
+    with engine.connect() as conn:
+        assert schema_revisions(conn)[0] == {"0012"}
+    assert "migrated from schema revision 0012" in migrate_site(settings)
+    Store(db_url).close()
+    engine.dispose()
+
+
+def test_a_writer_creates_the_head_schema_on_an_empty_database(db_url):
+    from dmslab.store._migrate import schema_revisions
+
+    store = Store(db_url)
+    with store.engine.connect() as conn:
+        at, heads = schema_revisions(conn)
+    assert at == heads and at
+    assert store.counts()["study"] == 0
+    store.close()
