@@ -100,18 +100,42 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from dmslab.analysis import ct_audit
+    from dmslab.analysis.drl import MIN_N, audit_text, drl_audit
+    from dmslab.analysis.stats import Filters
     from dmslab.store import Store
 
-    store = Store(_settings(args).database_url, create=False)
-    df = ct_audit(store, min_studies=args.min_studies)
-    with pd.option_context("display.max_rows", 500, "display.width", 200, "display.float_format", "{:.2f}".format):
-        print("CT audit: median CTDIvol (per sequence) and DLP (per examination) per room x protocol vs UK NDRL\n"
-              "source: UKHSA National DRLs from 20 November 2024, Table 1 (adult CT)\n")
-        print(df.to_string(index=False) if len(df) else "(no CT studies in the store)")
+    opt = vars(args)  # ``dmslab demo`` calls this with its own options: the filters then take their defaults
+    filters = Filters(start=opt.get("period_start"), end=opt.get("period_end"), modality=opt.get("modality"),
+                      rooms=tuple(opt.get("rooms") or ()) or None, patient_group=opt.get("patient_group", "adult"))
+    drl_set, min_n = opt.get("drl_set", "UK"), opt.get("min_n") or MIN_N
+    store = Store(_settings(args).database_url, read_only=True)
+    try:
+        audit = drl_audit(store, drl_set=drl_set, filters=filters, min_n=min_n)
+    finally:
+        store.close()
+    print(audit_text(audit, drl_set=drl_set, filters=filters, min_n=min_n))
     return 0
+
+
+def _iso_day(text: str) -> object:
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date such as 2026-01-31") from exc
+
+
+def _audit_options(aud: argparse.ArgumentParser) -> None:
+    """The options of ``dmslab audit``: the filters of the notebooks (notebooks/README.md)."""
+    aud.add_argument("--period-start", type=_iso_day, help="first day of the period (ISO date, inclusive)")
+    aud.add_argument("--period-end", type=_iso_day, help="first day after the period (ISO date, exclusive)")
+    aud.add_argument("--modality", choices=("CT", "DX", "MG", "RF"), help="one modality (default: every one)")
+    aud.add_argument("--room", action="append", dest="rooms", help="one room (repeatable; default: every room)")
+    aud.add_argument("--drl-set", default="UK", help="UK, DE, EU, US, INT or local (default UK)")
+    aud.add_argument("--patient-group", default="adult", help="adult (default) or e.g. 'paediatric age 1-5 years'")
+    aud.add_argument("--min-n", "--min-studies", type=int, dest="min_n", default=None,
+                     help="fewest values a median needs to be judged (default 10; fewer: 'too few')")
 
 
 def _cmd_correct(args: argparse.Namespace) -> int:
@@ -189,6 +213,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     print()
+    from dmslab.analysis.naming import apply_names
+    from dmslab.store import Store
+
+    apply_names(Store(_settings(args).database_url))  # until ingest applies the standard names (issue 12 item 2)
     rc = _cmd_audit(args)
     from dmslab.reporting import write_drl_report
 
@@ -291,8 +319,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     syn.add_argument("--rf-rooms", type=int, default=1)
     syn.add_argument("--studies-per-day", type=float, default=6.0, help="CT studies per room per working day")
     syn.set_defaults(func=_cmd_synth)
-    aud = add("audit", "CT DRL audit table")
-    aud.add_argument("--min-studies", type=int, default=1)
+    aud = add("audit", "DRL audit: room medians per standard name against the DRL (read-only)")
+    _audit_options(aud)
     aud.set_defaults(func=_cmd_audit)
     cor = add("correct", "enter or correct dose values from a CSV (manual entry, OCR review)")
     cor.add_argument("csv")
@@ -317,7 +345,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--mg-rooms", type=int, default=1)
     demo.add_argument("--rf-rooms", type=int, default=1)
     demo.add_argument("--studies-per-day", type=float, default=6.0)
-    demo.add_argument("--min-studies", type=int, default=1)
+    demo.add_argument("--min-n", "--min-studies", type=int, dest="min_n", default=None,
+                      help="fewest values a median of the audit needs to be judged (default 10)")
     demo.set_defaults(func=_cmd_demo)
     return p
 

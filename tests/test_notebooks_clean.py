@@ -72,7 +72,7 @@ def test_notebook_is_clean_and_thin(path):
     ('store.engine.execute("SELECT median(x) FROM study")', ["SQL", "SQL"]),
     ('q = """select room, count(*)\n from study group by room"""', ["SQL"]),
     ("df = store.read(q)", ["SQL"]),
-    ("audit = ct_audit(store, country=drl_set)  # median for each room\n"
+    ("audit = drl_audit(store, drl_set=drl_set)  # median for each room\n"
      'alt.Chart(audit).mark_bar().properties(title="Select a room for details")', []),
 ])
 def test_the_checks_catch_what_they_forbid(source, expected):
@@ -82,15 +82,20 @@ def test_the_checks_catch_what_they_forbid(source, expected):
 @pytest.fixture(scope="module")
 def department_store(department, tmp_path_factory):
     """The synthetic department ingested once into a SQLite store for all notebooks."""
+    from dmslab.analysis.naming import apply_names
     from dmslab.config import load_settings
     from dmslab.jobs import ingest_paths
     from dmslab.pseudonym import create_key
+    from dmslab.store import Store
 
     home = tmp_path_factory.mktemp("nb-home")
     create_key(home / "pseudonym.key")
     settings = load_settings(home=str(home), database_url=f"sqlite:///{home / 'dmslab.sqlite'}", workers=1)
     summary = ingest_paths([department[0]], settings)
     assert summary.ingested > 0
+    store = Store(settings.database_url)
+    apply_names(store)  # the fixture names the studies: notebooks only read
+    store.close()
     return settings.database_url, department[1]
 
 
