@@ -52,6 +52,7 @@ def test_report_shows_the_medians_of_the_department(filled, tmp_path):
     assert "Period: 2026-01-01 to 2026-02-01 (exclusive)" in html  # the runner's parameters reached the notebook
     assert "drl_audit(" not in html and "import altair" not in html  # code cells hidden
     assert "data:image/svg+xml;base64" in html  # the altair chart is inline, readable offline
+    assert re.search(r'<img [^>]*src="data:image/svg\+xml;base64,', html)  # as an image (the CSS has svg icons too)
     assert Path(run.notebook_path).is_file() and run.notebook_path.endswith(".ipynb")
     assert run.finished_at >= run.started_at
 
