@@ -216,7 +216,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from dmslab.analysis.naming import apply_names
     from dmslab.store import Store
 
-    apply_names(Store(_settings(args).database_url))  # until ingest applies the standard names (issue 12 item 2)
+    names_store = Store(_settings(args).database_url)  # until ingest applies the standard names (issue 12 item 2)
+    try:
+        apply_names(names_store)
+    finally:
+        names_store.close()
     rc = _cmd_audit(args)
     from dmslab.reporting import write_drl_report
 

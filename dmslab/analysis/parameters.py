@@ -76,7 +76,7 @@ def in_period(df: pd.DataFrame, filters: Filters, *, column: str = "study_dateti
     """The rows of ``df`` in the period and rooms of ``filters`` (``column`` holds the study time, ``room`` the
     room), for frames read without those filters."""
     keep = pd.Series(True, index=df.index)
-    times = pd.to_datetime(df[column])
+    times = pd.to_datetime(df[column], format="ISO8601")
     if filters.start is not None:
         keep &= times >= pd.Timestamp(filters.start)
     if filters.end is not None:

@@ -119,3 +119,36 @@ def test_audit_opens_the_store_read_only_and_leaves_the_file_as_it_was(filled_sq
     assert main(["-q", "--database-url", settings.database_url, "audit"]) == 0
     assert "DRL audit (UK)" in capsys.readouterr().out
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_audit_takes_the_notebooks_filters(filled_sqlite, capsys):
+    settings, _truth = filled_sqlite
+    capsys.readouterr()
+    assert main(["-q", "--database-url", settings.database_url, "audit", "--modality", "CT", "--room", "CT1",
+                 "--period-start", "2026-01-10", "--period-end", "2026-01-20", "--min-n", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "CT, CT1" in out and "period: 2026-01-10 to 2026-01-20 (exclusive)" in out and "at least 4 values" in out
+    rows = cli_table(out)
+    from dmslab.store import Store
+
+    store = Store(settings.database_url, read_only=True)
+    study, eq = store.table("study"), store.table("equipment")
+    store.close()
+    df = study.merge(eq[["id", "room", "station_name"]].rename(columns={"id": "equipment_id"}), on="equipment_id")
+    when = pd.to_datetime(df["study_datetime"])
+    mine = df[(df["modality"] == "CT") & (df["room"].fillna(df["station_name"]) == "CT1")
+              & (when >= pd.Timestamp("2026-01-10")) & (when < pd.Timestamp("2026-01-20"))
+              & df["exclusion_reason"].isna() & df["total_dlp_mgycm"].notna()]
+    expected = mine.groupby("standard_name").size().to_dict()
+    dlp = {r["standard_name"]: int(r["n"]) for r in rows if r["metric"] == "dlp_mgycm"}
+    assert dlp == expected and len(mine) < len(df[df["modality"] == "CT"])
+    assert {r["room"] for r in rows} == {"CT1"}
+    for r in rows:
+        assert (r["status"] == "too few") == (int(r["n"]) < 4 and r["drl"] != "-")
+
+
+def test_audit_refuses_a_bad_date(filled_sqlite, capsys):
+    settings, _truth = filled_sqlite
+    with pytest.raises(SystemExit) as exc:
+        main(["-q", "--database-url", settings.database_url, "audit", "--period-start", "2026-02-30"])
+    assert exc.value.code == 2 and "'2026-02-30' is not an ISO date" in capsys.readouterr().err
