@@ -5,9 +5,10 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from dmslab.analysis import ct_audit, map_ct_protocol
+from dmslab.analysis import MIN_N, Filters, apply_names, drl_audit
 from dmslab.cli import main
 from dmslab.jobs import ingest_paths
 from dmslab.store import Store
@@ -24,7 +25,7 @@ def test_demo_command_prints_the_audit(tmp_path, capsys):
     assert f"{n} Success, 0 failed, 0 unsent; inbox drained" in out
     assert f"{n} ingested, 0 duplicate, 0 rejected" in out
     assert f"check: the store holds exactly the {n} synthesised objects (by SOP Instance UID" in out
-    assert "CT Head Routine" in out and "UKHSA" in out
+    assert "CT Head wo IV Contrast" in out and "UKHSA" in out  # the audit, by standard name
     assert (tmp_path / "demo" / "dmslab.sqlite").exists()
     report = Path(out.split("DRL audit report: ")[1].split()[0])
     assert report.is_file() and "<table" in report.read_text()
@@ -46,7 +47,7 @@ def test_demo_fails_when_what_it_ingested_is_not_what_it_synthesised(tmp_path, c
     assert (f"check FAILED: {n} synthesised, {n - 1} ingested: 1 missing, 0 not synthesised, 0 ingested twice "
             f"(e.g. {gone.stem})") in out
     assert "not every synthesised object was stored and ingested exactly once" in err
-    assert "CT audit" not in out
+    assert "DRL audit" not in out
 
 
 def test_global_options_work_after_the_subcommand(tmp_path, capsys):
@@ -63,23 +64,31 @@ def test_ingest_of_missing_path_is_a_clear_error(tmp_path, capsys):
 
 
 def test_audit_medians_match_ground_truth(department, settings):
+    """The audit ``dmslab audit`` prints (drl_audit): per room x standard name, medians of the ground truth."""
     root, truth = department
     ingest_paths([root], settings)
-    store = Store(settings.database_url)
-    audit = ct_audit(store)
+    apply_names(Store(settings.database_url))
+    store = Store(settings.database_url, read_only=True)
+    study = store.table("study")
+    names = dict(zip(study["study_uid"], study["standard_name"], strict=True))
+    audit = drl_audit(store, filters=Filters(modality="CT"))
     store.close()
-    assert len(audit) == len({(s.station_name, s.protocol) for s in truth.studies if s.modality == "CT"})
+    ct = [s for s in truth.studies if s.modality == "CT" and s.patient_age_years >= 18]
+    assert len(audit) == 2 * len({(s.station_name, names[s.study_uid]) for s in ct})  # CTDIvol and DLP rows
     for row in audit.itertuples():
-        studies = [s for s in truth.studies if s.modality == "CT" and s.station_name == row.room
-                   and s.protocol == row.protocol]
+        studies = [s for s in ct if s.station_name == row.room and names[s.study_uid] == row.standard_name]
         ctdi = [e.ctdivol_mgy for s in studies for e in s.events
                 if e.ctdivol_mgy is not None and e.acquisition_type != "Constant Angle Acquisition"]
-        assert row.n_studies == len(studies)
-        assert row.median_dlp_mgycm == pytest.approx(statistics.median(s.total_dlp_mgycm for s in studies))
-        assert row.median_ctdivol_mgy == pytest.approx(statistics.median(ctdi))
-        assert row.examination == map_ct_protocol(row.protocol)
-    head = audit[audit["protocol"] == "CT Head Routine"]
-    assert (head["drl_dlp_mgycm"] == 790).all() and (head["drl_ctdivol_mgy"] == 47).all()
+        values = [s.total_dlp_mgycm for s in studies] if row.metric == "dlp_mgycm" else ctdi
+        assert row.n == len(values)
+        assert row.median == pytest.approx(statistics.median(values))
+        assert row.status == ("no DRL" if np.isnan(row.drl) else "too few" if row.n < MIN_N else
+                              "above DRL" if row.median > row.drl else "at or below DRL")
+    drl = audit.set_index(["standard_name", "metric"])["drl"].groupby(level=[0, 1]).unique()
+    assert drl["CT Head wo IV Contrast", "dlp_mgycm"] == [790] and drl["CT Head wo IV Contrast", "ctdivol_mgy"] == [47]
+    # chest-abdomen-pelvis has its own UK DLP (660 mGy.cm, not abdomen-pelvis 530) and no CTDIvol DRL
+    assert drl["CT Chest Abdomen Pelvis", "dlp_mgycm"] == [660]
+    assert np.isnan(drl["CT Chest Abdomen Pelvis", "ctdivol_mgy"]).all()
 
 
 def test_makefile_demo_recipe_parses(tmp_path, capsys, monkeypatch):
@@ -91,4 +100,4 @@ def test_makefile_demo_recipe_parses(tmp_path, capsys, monkeypatch):
     argv = [str(tmp_path / "d") if a == "demo-data" else a for a in argv]
     rc = main(["-q", *argv, "--months", "1", "--studies-per-day", "1"])
     assert rc == 0
-    assert "CT audit" in capsys.readouterr().out
+    assert "DRL audit (UK)" in capsys.readouterr().out

@@ -21,8 +21,9 @@ from dmslab.analysis.changes import (
 from dmslab.analysis.compare import Comparison, compare_exams, compare_groups
 from dmslab.analysis.drl import (
     DRL_SETS,
+    MIN_N,
     LocalDrl,
-    ct_audit,
+    audit_text,
     derive_local_drls,
     drl_audit,
     drl_references,
@@ -37,6 +38,7 @@ from dmslab.analysis.stats import Filters, exam_counts, monthly_medians, summary
 
 __all__ = [
     "DRL_SETS",
+    "MIN_N",
     "ChangeConfig",
     "Comparison",
     "Filters",
@@ -45,13 +47,13 @@ __all__ = [
     "acknowledge_alert",
     "alerts",
     "apply_names",
+    "audit_text",
     "changes",
     "chart_frame",
     "classify",
     "compare",
     "compare_exams",
     "compare_groups",
-    "ct_audit",
     "derive_local_drls",
     "detect_changes",
     "detect_series",

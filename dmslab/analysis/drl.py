@@ -17,13 +17,15 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
+from dmslab.analysis.parameters import describe_period
 from dmslab.analysis.stats import METRICS, Filters, percentile_of_medians, summaries
-from dmslab.store import Store, table
+from dmslab.store import Store
+from dmslab.store._drl import local_drl_rows, replace_local_drl
 
-__all__ = ["DRL_SETS", "GroupBounds", "LocalDrl", "ct_audit", "derive_local_drls", "drl_audit", "drl_references",
-           "load_drls", "local_drls", "map_ct_protocol", "patient_group_bounds", "set_local_drl", "study_exceedances"]
+__all__ = ["DRL_SETS", "MIN_N", "TEXT_COLUMNS", "GroupBounds", "LocalDrl", "audit_text", "derive_local_drls",
+           "drl_audit", "drl_references", "load_drls", "local_drls", "map_ct_protocol", "patient_group_bounds",
+           "set_local_drl", "study_exceedances"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +35,9 @@ DRL_SETS = {"UK": "drl_uk.csv", "DE": "drl_de.csv", "EU": "drl_eu.csv", "US": "d
 #: Canonical-unit factor per unit string of the tables (cGy·cm² = 1e-6 Gy·m², Gy·cm² = 1e-4 Gy·m²).
 _UNIT_FACTORS = {"mGy": 1.0, "mGy.cm": 1.0, "cGy.cm2": 1e-6, "Gy.cm2": 1e-4}
 
-_AUDIT_COLUMNS = ["room", "protocol", "examination", "n_studies", "median_ctdivol_mgy", "drl_ctdivol_mgy",
-                  "ctdivol_ratio", "median_dlp_mgycm", "drl_dlp_mgycm", "dlp_ratio", "status"]
+#: The minimum number of values for a typical value (median) to be judged against a DRL (ICRP 135 and the UK
+#: NDRL surveys ask for at least 10 patients); the audit, the notebooks and the pipelines all default to it.
+MIN_N = 10
 
 
 @cache
@@ -141,55 +144,6 @@ def map_ct_protocol(name: str | None) -> str | None:
     return None
 
 
-def _drl(drls: pd.DataFrame, exam: str | None, quantity: str) -> float | None:
-    rows = drls[(drls["examination"] == exam) & (drls["quantity"] == quantity) & (drls["modality"] == "CT")]
-    return float(rows["value"].iloc[0]) if len(rows) else None
-
-
-def ct_audit(store: Store, *, country: str = "UK", min_studies: int = 1,
-             include_non_patient: bool = False) -> pd.DataFrame:
-    """Median CTDIvol (per sequence) and DLP (per exam) per CT room × protocol against the national DRL.
-
-    Studies that are not patient exams (``study.exclusion_reason``: QA, phantoms) count only with
-    ``include_non_patient``.
-
-    Returns
-    -------
-    DataFrame
-        One row per room × protocol (study description) with ``n_studies``, the medians, the DRL values,
-        their ratios and ``status`` (``above DRL`` when either median exceeds its DRL, ``no DRL`` when the
-        protocol maps to no DRL row, else ``at or below DRL``).
-    """
-    st, eq, ev = table("study"), table("equipment"), table("ct_event")
-    room = sa.func.coalesce(eq.c.room, eq.c.station_name, eq.c.display_name).label("room")
-    patients = [] if include_non_patient else [st.c.exclusion_reason.is_(None)]
-    studies = store.read(sa.select(st.c.id, room, st.c.study_description.label("protocol"), st.c.total_dlp_mgycm)
-                         .select_from(st.join(eq, st.c.equipment_id == eq.c.id))
-                         .where(st.c.modality == "CT", *patients))
-    events = store.read(sa.select(ev.c.study_id, ev.c.ctdivol_mgy).where(
-        ev.c.ctdivol_mgy.is_not(None),
-        sa.or_(ev.c.acquisition_type.is_(None), ev.c.acquisition_type != "constant_angle")))
-    if studies.empty:
-        return pd.DataFrame(columns=_AUDIT_COLUMNS)
-    drls = load_drls(country)
-    ev_by = events.merge(studies[["id", "room", "protocol"]], left_on="study_id", right_on="id")
-    ctdi = ev_by.groupby(["room", "protocol"])["ctdivol_mgy"].median().rename("median_ctdivol_mgy")
-    grp = studies.groupby(["room", "protocol"]).agg(n_studies=("id", "size"),
-                                                    median_dlp_mgycm=("total_dlp_mgycm", "median"))
-    out = grp.join(ctdi).reset_index()
-    out = out[out["n_studies"] >= min_studies].copy()
-    out["examination"] = out["protocol"].map(map_ct_protocol)
-    out["drl_ctdivol_mgy"] = [_drl(drls, e, "CTDIvol") for e in out["examination"]]
-    out["drl_dlp_mgycm"] = [_drl(drls, e, "DLP") for e in out["examination"]]
-    out["ctdivol_ratio"] = out["median_ctdivol_mgy"] / out["drl_ctdivol_mgy"]
-    out["dlp_ratio"] = out["median_dlp_mgycm"] / out["drl_dlp_mgycm"]
-    above = (out["ctdivol_ratio"] > 1) | (out["dlp_ratio"] > 1)
-    no_drl = out["drl_ctdivol_mgy"].isna() & out["drl_dlp_mgycm"].isna()
-    out["status"] = ["no DRL" if n else ("above DRL" if a else "at or below DRL")
-                     for a, n in zip(above, no_drl, strict=True)]
-    return out[_AUDIT_COLUMNS].sort_values(["room", "protocol"]).reset_index(drop=True)
-
-
 # ---- DRL comparison at the right level (ICRP 135) ---------------------------------------------------------------
 _REF_COLUMNS = ["standard_name", "metric", "drl", "examination", "clinical_indication", "patient_group", "source",
                 "status"]
@@ -201,14 +155,37 @@ def _exam_map() -> pd.DataFrame:
         return pd.read_csv(fh, dtype=str, keep_default_na=False)
 
 
+@cache
+def _name_modalities() -> dict[str, str]:
+    from dmslab.analysis.naming import standard_names
+
+    names = standard_names()
+    return dict(zip(names["standard_name"], names["modality"], strict=True))
+
+
+def _modality_of(standard_name: str) -> str | None:
+    return _name_modalities().get(standard_name)
+
+
+def _drl_modalities(label: str) -> set[str]:
+    """The modalities a DRL table's modality label covers: ``"RF/XA (fluoroscopy)"`` → ``{"RF", "XA"}``.
+
+    >>> sorted(_drl_modalities("DX/CR (projection radiography)"))
+    ['CR', 'DX']
+    """
+    return set(str(label).split(" ")[0].split("/"))
+
+
 def drl_references(drl_set: str = "UK", *, patient_group: str = "adult", store: Store | None = None,
                    at: dt.datetime | None = None, include_superseded: bool = False) -> pd.DataFrame:
     """Reference level per standard name × metric for one patient group, in the metric's canonical unit.
 
     ``drl_set`` is a national set (:data:`DRL_SETS`, mapped to standard names by ``dmslab/data/drl_exam_map.csv``)
     or ``"local"`` (the site's ``local_drl`` table, newest level valid at ``at``; needs ``store``). Clinical-
-    indication DRLs (EU RP 195, UK) apply through the map's ``clinical_indication``. When several rows match,
-    the newest year wins.
+    indication DRLs (EU RP 195, UK) apply through the map's ``clinical_indication``. A row applies to a standard
+    name when the examination (and indication), the modality (the standard name's, ``dmslab/data/radlex.csv``),
+    the patient group and, unless ``include_superseded``, the ``current`` status match; the quantity gives the
+    metric. When several rows match, the newest year wins.
     """
     want = patient_group_bounds(patient_group)
     if drl_set == "local":
@@ -228,13 +205,15 @@ def drl_references(drl_set: str = "UK", *, patient_group: str = "adult", store: 
     emap = _exam_map()
     emap = emap.loc[emap["country"] == drl_set, ["standard_name", "examination", "clinical_indication"]]
     out = emap.merge(drls, on=["examination", "clinical_indication"])
-    out = out.sort_values("year", ascending=False).drop_duplicates(["standard_name", "metric"])
+    same = [_modality_of(n) in _drl_modalities(m) for n, m in zip(out["standard_name"], out["modality"], strict=True)]
+    out = out[np.array(same, dtype=bool)]
+    out = out.sort_values("year", ascending=False, kind="stable").drop_duplicates(["standard_name", "metric"])
     return out.rename(columns={"value_canonical": "drl"})[_REF_COLUMNS].sort_values(
         ["standard_name", "metric"]).reset_index(drop=True)
 
 
 def drl_audit(store: Store, *, drl_set: str = "UK", filters: Filters = Filters(),  # noqa: B008
-              by: str = "room", min_n: int = 10, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
+              by: str = "room", min_n: int = MIN_N, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Typical values (median per room or facility × standard name) against the DRL, at each metric's level.
 
     CT CTDIvol per sequence and DLP per exam, DX DAP per exposure, MG AGD per view, RF/XA DAP per exam
@@ -271,7 +250,7 @@ def drl_audit(store: Store, *, drl_set: str = "UK", filters: Filters = Filters()
 
 
 def derive_local_drls(store: Store, *, filters: Filters = Filters(), by: str = "room",  # noqa: B008
-                      min_n: int = 10, percentile: float = 75.0) -> pd.DataFrame:
+                      min_n: int = MIN_N, percentile: float = 75.0) -> pd.DataFrame:
     """Local DRLs: the ``percentile`` (default 75th, ICRP 135) of the room (or facility) medians.
 
     Only groups with at least ``min_n`` values count. Returns ``standard_name, metric, n_groups, n,
@@ -317,18 +296,13 @@ class LocalDrl:
 
 def set_local_drl(store: Store, level: LocalDrl) -> None:
     """Enter (or replace: same standard name, metric, patient group and date) a site DRL."""
-    t = table("local_drl")
     row = {f: getattr(level, f) for f in level.__dataclass_fields__}
-    row["modality"] = METRICS[level.metric].modality
-    with store.engine.begin() as conn:
-        conn.execute(t.delete().where(t.c.standard_name == level.standard_name, t.c.metric == level.metric,
-                                      t.c.patient_group == level.patient_group, t.c.valid_from == level.valid_from))
-        conn.execute(t.insert(), [row])
+    replace_local_drl(store, {**row, "modality": METRICS[level.metric].modality})
 
 
 def local_drls(store: Store) -> pd.DataFrame:
     """The site's DRLs (``local_drl`` table)."""
-    return store.table("local_drl")
+    return local_drl_rows(store)
 
 
 def study_exceedances(store: Store, *, drl_set: str = "UK", metric: str = "dlp_mgycm", factor: float = 1.0,
@@ -351,3 +325,40 @@ def study_exceedances(store: Store, *, drl_set: str = "UK", metric: str = "dlp_m
     out = out[out["value"] > factor * out["drl"]].assign(ratio=lambda d: d["value"] / d["drl"])
     return out[["study_uid", "room", "standard_name", "value", "drl", "ratio"]] \
         .sort_values("ratio", ascending=False).reset_index(drop=True)
+
+
+# ---- the audit as text (``dmslab audit``) -------------------------------------------------------------------------
+#: Columns of :func:`drl_audit` shown by :func:`audit_text` (``source`` is printed once above the table).
+TEXT_COLUMNS = ("standard_name", "metric", "n", "median", "mean", "drl", "ratio", "status", "n_above")
+
+
+def _cell(value: object) -> str:
+    """One table cell: floats to 4 significant digits, missing values as ``-``; never two spaces in a row."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    if isinstance(value, float | np.floating):
+        return f"{value:.4g}"
+    return " ".join(str(value).split()) or "-"
+
+
+def audit_text(audit: pd.DataFrame, *, drl_set: str, filters: Filters = Filters(),  # noqa: B008
+               by: str = "room", min_n: int = MIN_N) -> str:
+    """:func:`drl_audit`'s table as aligned text: a heading with what was audited, then one line per row.
+
+    Columns are separated by at least two spaces and no cell holds two spaces in a row, so the lines split
+    back into cells with ``re.split(r"\\s{2,}", line)``.
+    """
+    modality = filters.modality or "every modality"
+    rooms = ", ".join(filters.rooms) if filters.rooms else "every room"
+    head = [f"DRL audit ({drl_set}): {by} medians per standard name against the DRL, {modality}, {rooms}",
+            f"period: {describe_period(filters)}; patients: {filters.patient_group or 'adult'}; "
+            f"a median needs at least {min_n} values (else 'too few')"]
+    sources = sorted({str(s) for s in audit.get("source", pd.Series(dtype=str)).dropna()})
+    head += [f"source: {s}" for s in sources]
+    if audit.empty:
+        return "\n".join([*head, "", "(no studies match these filters)"])
+    cols = [by, *TEXT_COLUMNS]
+    rows = [cols, *([_cell(v) for v in r] for r in audit[cols].itertuples(index=False))]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join([*head, "", *lines])

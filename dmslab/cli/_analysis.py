@@ -15,14 +15,21 @@ __all__ = ["BUILDERS", "cmd_audit"]
 
 
 def cmd_audit(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
-    from dmslab.analysis import ct_audit
+    """The one DRL audit (:func:`dmslab.analysis.drl.drl_audit`) as text, on a read-only store."""
+    from dmslab.analysis.drl import MIN_N, audit_text, drl_audit
+    from dmslab.analysis.stats import Filters
     from dmslab.store import Store
 
-    store = Store(settings_from(args).database_url, create=False)
-    df = ct_audit(store, min_studies=args.min_studies)
-    print("CT audit: median CTDIvol (per sequence) and DLP (per examination) per room x protocol vs UK NDRL\n"
-          "source: UKHSA National DRLs from 20 November 2024, Table 1 (adult CT)\n")
-    print_frame(df, "(no CT studies in the store)", max_rows=500, width=200, float_format="{:.2f}".format)
+    opt = vars(args)  # ``dmslab demo`` calls this with its own options: the filters then take their defaults
+    filters = Filters(start=opt.get("period_start"), end=opt.get("period_end"), modality=opt.get("modality"),
+                      rooms=tuple(opt.get("rooms") or ()) or None, patient_group=opt.get("patient_group", "adult"))
+    drl_set, min_n = opt.get("drl_set", "UK"), opt.get("min_n") or MIN_N
+    store = Store(settings_from(args).database_url, read_only=True)
+    try:
+        audit = drl_audit(store, drl_set=drl_set, filters=filters, min_n=min_n)
+    finally:
+        store.close()
+    print(audit_text(audit, drl_set=drl_set, filters=filters, min_n=min_n))
     return 0
 
 
@@ -96,7 +103,15 @@ def _drl(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
 
 
 def _audit(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--min-studies", type=int, default=1)
+    """The options of ``dmslab audit``: the filters of the notebooks (notebooks/README.md)."""
+    p.add_argument("--period-start", type=iso_datetime, help="first day of the period (ISO date, inclusive)")
+    p.add_argument("--period-end", type=iso_datetime, help="first day after the period (ISO date, exclusive)")
+    p.add_argument("--modality", choices=("CT", "DX", "MG", "RF"), help="one modality (default: every one)")
+    p.add_argument("--room", action="append", dest="rooms", help="one room (repeatable; default: every room)")
+    p.add_argument("--drl-set", default="UK", help="UK, DE, EU, US, INT or local (default UK)")
+    p.add_argument("--patient-group", default="adult", help="adult (default) or e.g. 'paediatric age 1-5 years'")
+    p.add_argument("--min-n", "--min-studies", type=int, dest="min_n", default=None,
+                   help="fewest values a median needs to be judged (default 10; fewer: 'too few')")
     p.set_defaults(func=cmd_audit)
 
 

@@ -90,7 +90,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("init", "create the pseudonymisation key and the database", _site),
     Command("ingest", "ingest DICOM files or folders (recursive)", _site, epilog=EXIT_CODES),
     Command("synth", "write a synthetic department of RDSRs with ground truth", _demo),
-    Command("audit", "CT DRL audit table", _analysis),
+    Command("audit", "DRL audit: room medians per standard name against the DRL (read-only)", _analysis),
     Command("correct", "enter or correct dose values from a CSV (manual entry, OCR review)", _site),
     Command("selftest", "acceptance test: compare what dmslab reads from a folder with expected values", _site),
     Command("receive", "DICOM Storage SCP: receive dose objects into the inbox and ingest them", _receive),

@@ -116,7 +116,8 @@ def _synth(p: argparse.ArgumentParser) -> None:
 def _demo(p: argparse.ArgumentParser) -> None:
     _department_options(p)
     p.add_argument("--studies-per-day", type=float, default=6.0)
-    p.add_argument("--min-studies", type=int, default=1)
+    p.add_argument("--min-n", "--min-studies", type=int, dest="min_n", default=None,
+                   help="fewest values a median of the audit needs to be judged (default 10)")
     p.set_defaults(func=_cmd_demo)
 
 

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import os
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from dmslab.errors import DmslabError
-from dmslab.reporting._runs import PipelineRun
+from dmslab.reporting._index import write_index
 
 __all__ = ["NotebookFailed", "execute_notebook", "notebook_parameters", "notebook_to_html", "write_index"]
 
 logger = logging.getLogger(__name__)
 
-_VEGALITE = ("application/vnd.vegalite.v5+json", "application/vnd.vegalite.v4+json")
+_VEGALITE = re.compile(r"application/vnd\.vegalite\.v\d+\+json")
 
 
 class NotebookFailed(DmslabError):
@@ -122,41 +122,32 @@ def _chart_svg(spec: Any) -> str | None:
         return None
 
 
-def _altair_spec(html_text: str) -> Any:
-    """The Vega-Lite spec inside the HTML that altair's default renderer writes, else ``None``."""
-    import json
-
-    if "altair-viz-" not in html_text or "vegaEmbed" not in html_text:
-        return None
-    at = html_text.rfind("})(")
-    if at < 0:
-        return None
-    try:
-        spec, _end = json.JSONDecoder().raw_decode(html_text, at + 3)
-    except ValueError:
-        return None
-    return spec if isinstance(spec, dict) else None
+def _vegalite_mime(data: Mapping[str, Any]) -> str | None:
+    """The Vega-Lite MIME type of an output (``application/vnd.vegalite.v5+json`` from altair's ``mimetype``
+    renderer), else ``None``."""
+    return next((m for m in data if _VEGALITE.fullmatch(m)), None)
 
 
 def _embed_charts(nb: Any) -> int:
-    """Replace altair chart outputs with inline SVG so the report reads offline and in e-mail.
+    """Replace Vega-Lite chart outputs with inline SVG so the report reads offline and in e-mail.
 
-    Altair writes a Vega-Lite JSON output (``mimetype`` renderer) or HTML that loads vega from a CDN (its
-    default renderer); both become ``image/svg+xml`` when ``vl-convert-python`` is installed. Without it the
-    charts stay as they are (HTML charts then need a browser that reaches the CDN). Returns the charts converted.
+    dmslab's notebooks enable altair's ``svg`` renderer: altair itself draws each chart with vl-convert, so
+    their outputs are SVG already. A notebook using altair's ``mimetype`` renderer instead outputs the spec
+    altair wrote (``Chart.to_dict()``, data inlined); vl-convert draws it here when ``vl-convert-python`` is
+    installed, else the chart stays as it is. Charts of altair's default HTML renderer (vega from a CDN) are
+    left alone: enable a renderer. Returns the charts converted.
     """
     n = 0
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            mime = next((m for m in _VEGALITE if m in data), None)
-            spec = data[mime] if mime else _altair_spec("".join(data.get("text/html", "")))
-            if spec is None:
+            mime = _vegalite_mime(data)
+            if mime is None:
                 continue
-            svg = _chart_svg(spec)
+            svg = _chart_svg(data[mime])
             if svg is None:
                 continue
-            for key in (*_VEGALITE, "text/html", "text/plain"):
+            for key in (mime, "text/html", "text/plain"):
                 data.pop(key, None)
             data["image/svg+xml"] = svg
             n += 1
@@ -181,43 +172,3 @@ def notebook_to_html(executed: str | os.PathLike[str], out: str | os.PathLike[st
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(body, encoding="utf-8")
     return out
-
-
-def _link(path: str | None, root: Path, text: str) -> str:
-    if not path:
-        return ""
-    target = Path(path)
-    try:
-        href = target.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        href = target.resolve().as_uri()
-    return f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
-
-
-def write_index(reports_dir: str | os.PathLike[str], runs: Iterable[PipelineRun]) -> Path:
-    """Write ``<reports_dir>/index.html``: every run (newest first as given) with links to its report."""
-    root = Path(reports_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for r in runs:
-        rows.append(
-            "<tr>" + "".join(f"<td>{c}</td>" for c in (
-                html.escape(r.pipeline), html.escape(r.period), f"{r.started_at:%Y-%m-%d %H:%M:%S}",
-                f'<span class="{r.status}">{r.status}</span>',
-                _link(r.report_path, root, "report") or html.escape(r.error or ""),
-                _link(r.notebook_path, root, "notebook"), html.escape(r.emailed_to or ""))) + "</tr>")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>dmslab reports</title>
-<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}} .failed{{color:#b00;font-weight:bold}}
-.ok{{color:#070}}</style></head>
-<body><h1>dmslab reports</h1><p>Newest first. Started times are UTC.</p>
-<table><thead><tr><th>pipeline</th><th>period</th><th>started</th><th>status</th><th>report / error</th>
-<th>executed notebook</th><th>e-mailed to</th></tr></thead>
-<tbody>
-{chr(10).join(rows)}
-</tbody></table></body></html>
-"""
-    index = root / "index.html"
-    index.write_text(page, encoding="utf-8")
-    return index

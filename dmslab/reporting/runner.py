@@ -23,7 +23,6 @@ from dmslab.reporting.pipelines import Period, Pipeline, Schedule
 from dmslab.reporting.report import (
     NotebookFailed,
     execute_notebook,
-    notebook_parameters,
     notebook_to_html,
     write_index,
 )
@@ -145,12 +144,10 @@ class Runner:
 
 
 def period_parameters(notebook: Path, period: Period) -> dict[str, str]:
-    """The period as the notebook names it: ``period_start``/``period_end`` (ISO dates, end exclusive), or
-    ``start``/``end`` for a notebook whose parameters cell declares those instead."""
-    declared = notebook_parameters(notebook) if notebook.is_file() else ()
-    first, last = ("start", "end") if "start" in declared and "period_start" not in declared else (
-        "period_start", "period_end")
-    return {first: period.start.isoformat(), last: period.end.isoformat()}
+    """The period as every notebook names it (``notebooks/README.md``): ``period_start``/``period_end``, ISO
+    dates, end exclusive. ``notebook`` is kept for callers; the vocabulary is the same for every notebook."""
+    del notebook
+    return {"period_start": period.start.isoformat(), "period_end": period.end.isoformat()}
 
 
 def _data_period(store: Store) -> Period:

@@ -19,7 +19,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from dmslab.analysis.alerts import high_dose_cases, run_alerts, study_metrics
 from dmslab.analysis.changes import exam_series
-from dmslab.analysis.drl import ct_audit, drl_audit
+from dmslab.analysis.drl import drl_audit
 from dmslab.analysis.stats import Filters, exam_counts, summary
 from dmslab.config import Settings, load_settings
 from dmslab.jobs import ingest_paths
@@ -142,10 +142,11 @@ def test_drl_audits_and_change_series_leave_the_phantom_out(site):
     assert row["status"] == "at or below DRL"
     with_qa = drl_audit(store, min_n=1, filters=Filters(include_non_patient=True))
     assert with_qa[with_qa["metric"] == "dlp_mgycm"]["n_above"].iloc[0] == 1
-    ct = ct_audit(store)
-    assert ct["n_studies"].tolist() == [10]
-    assert ct["median_dlp_mgycm"].iloc[0] == statistics.median(PATIENT_DLP)
-    assert ct_audit(store, include_non_patient=True)["n_studies"].tolist() == [11]
+    ct = drl_audit(store, filters=Filters(modality="CT"), metrics=("dlp_mgycm",))  # what `dmslab audit` prints
+    assert ct["n"].tolist() == [10]
+    assert ct["median"].iloc[0] == statistics.median(PATIENT_DLP)
+    with_qa = drl_audit(store, filters=Filters(modality="CT", include_non_patient=True), metrics=("dlp_mgycm",))
+    assert with_qa["n"].tolist() == [11]
     assert len(exam_series(store)) == 10 and len(exam_series(store, include_non_patient=True)) == 11
 
 

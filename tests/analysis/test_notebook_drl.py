@@ -8,7 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from dmslab.analysis.naming import apply_names
 from dmslab.jobs import ingest_paths
+from dmslab.store import Store
 
 papermill = pytest.importorskip("papermill")
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "drl_audit.ipynb"
@@ -19,6 +21,7 @@ def test_drl_audit_notebook_shows_the_injected_exceedances(settings, department,
         pytest.skip("one backend is enough for the notebook (the functions are tested on both)")
     folder, truth = department
     ingest_paths([folder], settings)
+    apply_names(Store(settings.database_url))  # the fixture names the studies: the notebook only reads
     out = tmp_path / "drl_audit.out.ipynb"
     papermill.execute_notebook(str(NOTEBOOK), str(out), kernel_name="python3", cwd=str(tmp_path),
                                parameters={"database_url": settings.database_url, "modality": "CT",

@@ -80,8 +80,8 @@ def test_optimisation_study_compares_two_periods(database_url, department, tmp_p
 def test_notebook_is_thin_and_stripped(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     assert nb.cells[0].metadata.get("tags") == ["parameters"]
-    assert {"database_url", "start", "end", "modality", "rooms"} <= set(re.findall(r"^(\w+) =", nb.cells[0].source,
-                                                                                   re.M))
+    declared = set(re.findall(r"^(\w+) =", nb.cells[0].source, re.M))
+    assert {"database_url", "period_start", "period_end", "modality", "rooms"} <= declared  # notebooks/README.md
     for cell in nb.cells[1:]:
         if cell.cell_type != "code":
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 import statistics
 from collections.abc import Iterator
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from dmslab.analysis.naming import apply_names
 from dmslab.config import Settings, load_settings
 from dmslab.jobs import ingest_paths
 from dmslab.pseudonym import create_key
+from dmslab.store import Store
 from dmslab.synth import GroundTruth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,9 +23,15 @@ OVERVIEW = ROOT / "notebooks" / "department_overview.ipynb"
 
 
 def fill(settings: Settings, department: tuple[Path, GroundTruth]) -> GroundTruth:
-    """Ingest the synthetic department into the store of ``settings``."""
+    """Ingest the synthetic department into the store of ``settings`` and give its studies standard names
+    (here, not in a notebook: reports only read)."""
     summary = ingest_paths([department[0]], settings)
     assert summary.rejected == 0 and summary.ingested > 0
+    store = Store(settings.database_url)
+    try:
+        apply_names(store)
+    finally:
+        store.close()
     return department[1]
 
 
@@ -42,11 +51,14 @@ def filled_sqlite(tmp_path: Path, department: tuple[Path, GroundTruth]) -> tuple
     return settings, fill(settings, department)
 
 
-def median_ctdivol(truth: GroundTruth, room: str, protocol: str) -> float:
-    """Median CTDIvol (mGy) over the non-localizer events of ``room`` × ``protocol``, from the ground truth."""
+def median_ctdivol(truth: GroundTruth, room: str, protocol: str,
+                   period: tuple[dt.date, dt.date] | None = None) -> float:
+    """Median CTDIvol (mGy) over the non-localizer events of ``room`` × ``protocol`` (studies in ``period``
+    ``[start, end)`` when given), from the ground truth."""
+    first, end = period or (dt.date.min, dt.date.max)
     values = [e.ctdivol_mgy for s in truth.studies if s.modality == "CT" and s.station_name == room
-              and s.protocol == protocol for e in s.events
-              if e.ctdivol_mgy is not None and e.acquisition_type != "Constant Angle Acquisition"]
+              and s.protocol == protocol and first <= dt.date.fromisoformat(s.study_datetime[:10]) < end
+              for e in s.events if e.ctdivol_mgy is not None and e.acquisition_type != "Constant Angle Acquisition"]
     return statistics.median(values)
 
 

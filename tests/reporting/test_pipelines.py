@@ -7,6 +7,7 @@ import pytest
 
 from dmslab.errors import ConfigError
 from dmslab.reporting import Period, Pipeline, Schedule, load_pipelines
+from dmslab.reporting.report import notebook_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +40,12 @@ def test_shipped_pipelines_are_valid_and_point_at_the_notebooks():
     assert pipelines["high_dose_review"].schedule is Schedule.DAILY
     for p in pipelines.values():
         assert p.notebook.parent == ROOT / "notebooks"
-        assert p.recipients and p.parameters["drl_set"] == "UK"
+        declared = notebook_parameters(p.notebook)
+        # the DRL set where the notebook takes one (high_dose_review's rules and protocol_changes have none)
+        assert p.recipients and (p.parameters["drl_set"] == "UK" if "drl_set" in declared else True)
+        # a parameter the notebook does not declare would be injected and ignored: every one is declared
+        assert set(p.parameters) <= set(declared), (p.name, set(p.parameters) - set(declared))
+    assert {p.name for p in pipelines.values() if "drl_set" in p.parameters} >= {"drl_audit", "department_overview"}
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -15,6 +15,9 @@ from dmslab.store import Store
 from .conftest import median_ctdivol, write_pipeline
 
 JANUARY = Period.parse("2026-01")  # the department fixture runs from 5 January to 5 February 2026
+#: The standard names (dmslab/data/naming_rules.csv) of the synthetic department's protocols.
+NAMES = {"CT Head Routine": "CT Head wo IV Contrast", "CT Abdomen Pelvis": "CT Abdomen Pelvis",
+         "CT Sinus": "CT Sinuses wo IV Contrast"}
 
 
 def table_rows(html: str) -> list[list[str]]:
@@ -41,14 +44,15 @@ def test_report_shows_the_medians_of_the_department(filled, tmp_path):
     run = result.run
     assert (run.status, run.error, run.period, result.skipped) == ("ok", None, "2026-01", False)
     html = Path(run.report_path).read_text()
-    header = next(r for r in table_rows(html) if "median_ctdivol_mgy" in r)
+    header = next(r for r in table_rows(html) if "median" in r and "standard_name" in r)
     for room, protocol in [("CT1", "CT Head Routine"), ("CT2", "CT Abdomen Pelvis"), ("CT2", "CT Sinus")]:
-        row = next(r for r in table_rows(html) if r[1:3] == [room, protocol])
-        shown = float(row[header.index("median_ctdivol_mgy")])
-        assert shown == pytest.approx(median_ctdivol(truth, room, protocol), abs=0.0051)
-    assert "Report for 2026-01-01 to 2026-02-01" in html  # the runner's parameters reached the notebook
-    assert "ct_audit(" not in html and "import altair" not in html  # code cells hidden
+        row = next(r for r in table_rows(html) if r[1:4] == [room, NAMES[protocol], "ctdivol_mgy"])
+        shown = float(row[header.index("median")])  # the medians of January's studies only (the period)
+        assert shown == pytest.approx(median_ctdivol(truth, room, protocol, (JANUARY.start, JANUARY.end)), rel=1e-5)
+    assert "Period: 2026-01-01 to 2026-02-01 (exclusive)" in html  # the runner's parameters reached the notebook
+    assert "drl_audit(" not in html and "import altair" not in html  # code cells hidden
     assert "data:image/svg+xml;base64" in html  # the altair chart is inline, readable offline
+    assert re.search(r'<img [^>]*src="data:image/svg\+xml;base64,', html)  # as an image (the CSS has svg icons too)
     assert Path(run.notebook_path).is_file() and run.notebook_path.endswith(".ipynb")
     assert run.finished_at >= run.started_at
 
@@ -132,8 +136,9 @@ def test_report_is_emailed_with_attachment_and_link(filled_sqlite, tmp_path, smt
     assert attachment.get_filename() == "overview_2026-01.html"
     attached = attachment.get_content().replace("\r\n", "\n")
     assert attached == Path(run.report_path).read_text()
-    row = next(r for r in table_rows(attached) if r[1:3] == ["CT1", "CT Head Routine"])
-    assert f"{median_ctdivol(truth, 'CT1', 'CT Head Routine'):.2f}" in row
+    row = next(r for r in table_rows(attached) if r[1:4] == ["CT1", NAMES["CT Head Routine"], "ctdivol_mgy"])
+    assert float(row[5]) == pytest.approx(median_ctdivol(truth, "CT1", "CT Head Routine", (JANUARY.start, JANUARY.end)),
+                                          rel=1e-5)
 
 
 def test_write_drl_report_shows_the_injected_exceedances(filled_sqlite, tmp_path):
@@ -157,7 +162,7 @@ def test_write_drl_report_shows_the_injected_exceedances(filled_sqlite, tmp_path
         assert f"{e.value:.2f}" in row and f"{e.drl:.1f}" in row
 
 
-def test_notebooks_get_an_absolute_sqlite_path_and_their_period_names(tmp_path, monkeypatch):
+def test_notebooks_get_an_absolute_sqlite_path_and_the_period_names(tmp_path, monkeypatch):
     from dmslab.config import load_settings
     from dmslab.reporting.runner import NOTEBOOKS_DIR
 
@@ -172,4 +177,5 @@ def test_notebooks_get_an_absolute_sqlite_path_and_their_period_names(tmp_path, 
                      '"execution_count": null, "source": "start = \\"\\"\\nend = \\"\\""}], "metadata": {}, '
                      '"nbformat": 4, "nbformat_minor": 5}')
     params = runner._parameters(Period.parse("2026-02"), Pipeline("a", audit, "monthly"))
-    assert (params["start"], params["end"]) == ("2026-02-01", "2026-03-01") and "period_start" not in params
+    # one vocabulary (notebooks/README.md): the old names are not served any more
+    assert (params["period_start"], params["period_end"]) == ("2026-02-01", "2026-03-01") and "start" not in params
