@@ -5,6 +5,9 @@ Started by ``fuzz/run.py``; dmslab is imported inside ``atheris.instrument_impor
 instrumented (pydicom and numpy are not: the bytes are dmslab's to judge). The target's name is also passed on in
 ``DMSLAB_FUZZ_TARGET``: libFuzzer's ``-minimize_crash=1`` and ``-fork`` re-execute this script with its own options
 only, without the name.
+
+``DMSLAB_FUZZ_KEEP=TEXT`` counts only failures whose ``Type: message`` contains TEXT (others pass): for
+``-minimize_crash=1``, so an input is minimised into the failure it was found for, not into an easier one.
 """
 
 from __future__ import annotations
@@ -30,8 +33,19 @@ with atheris.instrument_imports(include=["dmslab"]):
     target = importlib.import_module(f"targets.{os.environ[_ENV]}")
 
 
+_KEEP = os.environ.get("DMSLAB_FUZZ_KEEP")
+
+
+def _check_keeping(data: bytes) -> None:
+    try:
+        target.check(data)
+    except Exception as exc:
+        if _KEEP is None or _KEEP in f"{type(exc).__name__}: {exc}":
+            raise
+
+
 def main() -> None:
-    atheris.Setup(sys.argv, target.check)
+    atheris.Setup(sys.argv, _check_keeping if _KEEP else target.check)
     atheris.Fuzz()
 
 

@@ -18,8 +18,8 @@ from dmslab.pseudonym import create_key
 from dmslab.store import Store
 
 HERE = Path(__file__).resolve().parent
-CASES = HERE / "regressions" / "parse_file"
-BASE = HERE / "issue21_base.dcm"
+CASES = HERE / "issue21"  # the damaged files whole (their minimised forms are in regressions/parse_file/)
+BASE = CASES / "base.dcm"
 KEY = bytes(range(32))
 
 
