@@ -19,6 +19,13 @@ def cmd_init(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     return 0
 
 
+def _cmd_migrate(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
+    from dmslab.jobs import migrate_site
+
+    print(migrate_site(settings_from(args)))
+    return 0
+
+
 def _cmd_ingest(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     from tqdm import tqdm
 
@@ -63,6 +70,10 @@ def _cmd_selftest(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     return 0 if result.passed else 1
 
 
+def _migrate(p: argparse.ArgumentParser) -> None:
+    p.set_defaults(func=_cmd_migrate)
+
+
 def _init(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_init)
 
@@ -88,6 +99,7 @@ def _selftest(p: argparse.ArgumentParser) -> None:
 #: What adds each command's arguments and handler to its subparser (the table of commands is dmslab.cli._app).
 BUILDERS: dict[str, Builder] = {
     "init": _init,
+    "migrate": _migrate,
     "ingest": _ingest,
     "correct": _correct,
     "selftest": _selftest,
