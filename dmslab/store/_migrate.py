@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-__all__ = ["alembic_config", "migrate", "schema_revisions"]
+__all__ = ["alembic_config", "known_revisions", "migrate", "schema_revisions"]
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
@@ -30,11 +31,22 @@ def migrate(engine: sa.Engine, revision: str = "heads") -> None:
         command.upgrade(alembic_config(conn), revision)
 
 
+@functools.cache
+def _scripts() -> tuple[frozenset[str], frozenset[str]]:
+    """The head revisions and every revision of this dmslab's migration scripts (read from disk once)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(scripts.get_heads()), frozenset(r.revision for r in scripts.walk_revisions())
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision this dmslab's migration scripts know (an unknown one was written by a newer dmslab)."""
+    return _scripts()[1]
+
+
 def schema_revisions(conn: sa.Connection) -> tuple[set[str], set[str]]:
     """The revisions the database at ``conn`` is at, and the heads of this dmslab's migration scripts."""
     from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
 
-    current = set(MigrationContext.configure(conn).get_current_heads())
-    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
-    return current, heads
+    return set(MigrationContext.configure(conn).get_current_heads()), set(_scripts()[0])

@@ -29,7 +29,7 @@ from dmslab.errors import (
 )
 from dmslab.records import DoseReport, MppsMessage, MppsRecord
 from dmslab.store._concurrency import begin_write, is_busy
-from dmslab.store._migrate import migrate, schema_revisions
+from dmslab.store._migrate import known_revisions, migrate, schema_revisions
 from dmslab.store._mpps import link_mpps, steps_in_progress, write_mpps
 from dmslab.store._naming import name_studies
 from dmslab.store._writer import BatchWriter, Rejection
@@ -79,15 +79,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_timeout_ms: int) -> N
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
-
-
-@functools.cache
-def _all_revisions() -> frozenset[str]:
-    from alembic.script import ScriptDirectory
-
-    from dmslab.store._migrate import alembic_config
-
-    return frozenset(r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions())
 
 
 #: Where a person sets the database URL, named in error messages.
@@ -280,7 +271,7 @@ class Store:
 
     def _refuse_other_schema(self, at: set[str], heads: set[str]) -> None:
         if at != heads:
-            known = at <= _all_revisions()
+            known = at <= known_revisions()
             raise SchemaOutdatedError(
                 f"the database {self.describe()} is at schema revision {', '.join(sorted(at)) or 'none'}, this "
                 f"dmslab needs {', '.join(sorted(heads))}: "
