@@ -141,11 +141,21 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings, *,
             if len(batch) >= settings.batch_size:
                 summary.write_s += _flush(st, batch, summary, progress, settings)
         summary.write_s += _flush(st, batch, summary, progress, settings)
+        _refresh_columnar(st)
     finally:
         if own:
             st.close()
     logger.info("ingest of %d files took %.1f s", summary.files, time.perf_counter() - t0)
     return summary
+
+
+def _refresh_columnar(st: Store) -> None:
+    """Re-pack the chunks of the store's columnar copy this run changed (readers are right without it, only
+    slower: a failure is logged, not raised)."""
+    try:
+        st.refresh_columnar()
+    except StoreError as exc:
+        logger.warning("columnar copy not refreshed (readers read the changed chunks from the rows): %s", exc)
 
 
 def _flush(st: Store, batch: list[DoseReport | Rejection], summary: IngestSummary,

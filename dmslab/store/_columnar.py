@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -185,11 +185,11 @@ def _begin_snapshot(conn: sa.Connection) -> None:
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
 
-def _read_kinds(conn: sa.Connection, kinds: Iterable[str]) -> dict[str, pd.DataFrame]:
-    """Each kind's rows, packed chunks for the clean chunks and row tables for the dirty ones."""
+def _read_kinds(conn: sa.Connection, columns: Mapping[str, Sequence[str]]) -> dict[str, pd.DataFrame]:
+    """The ``columns`` of each kind, packed chunks for the clean chunks and row tables for the dirty ones."""
     import pyarrow as pa
 
-    kinds = list(kinds)
+    kinds = list(columns)
     ch = table("columnar_chunk")
     dirty = sorted(dirty_chunks(conn))
     parts: dict[str, list[pa.Table]] = {k: [] for k in kinds}
@@ -197,16 +197,16 @@ def _read_kinds(conn: sa.Connection, kinds: Iterable[str]) -> dict[str, pd.DataF
     n_clean = 0
     for kind, chunk, payload in conn.execute(query):
         if chunk not in dirty:
-            parts[kind].append(_deserialize(payload))
+            parts[kind].append(_deserialize(payload).select(list(columns[kind])))
             n_clean += kind == "study"
     if dirty:
         logger.info("columnar copy: %d chunk(s) changed since the last refresh are read from the row tables "
                     "(%d read packed); Store.refresh_columnar() re-packs them", len(dirty), n_clean)
         for kind in kinds:
-            parts[kind].append(_chunk_rows(conn, kind, dirty))
+            parts[kind].append(_chunk_rows(conn, kind, dirty).select(list(columns[kind])))
     out = {}
     for kind, tabs in parts.items():
-        tabs = [t for t in tabs if t.num_rows] or tabs[-1:] or [_chunk_rows(conn, kind, [])]
+        tabs = [t for t in tabs if t.num_rows] or tabs[-1:] or [_chunk_rows(conn, kind, []).select(list(columns[kind]))]
         out[kind] = pa.concat_tables(tabs, promote_options="permissive").to_pandas()
     return out
 
@@ -257,13 +257,27 @@ _KEY_COLUMN = {"modality": "modality", "standard_name": "standard_name", "study_
                "protocol": "study_description"}
 
 
+def _columns(metrics: Sequence[Metric], keys: Sequence[str], sel: Selection) -> dict[str, list[str]]:
+    """The copied columns a query needs (fewer columns: less memory)."""
+    study = ["id", "modality", "equipment_id", "dt", "excluded", *{_KEY_COLUMN[k] for k in keys}]
+    if sel.standard_names:
+        study.append("standard_name")
+    if sel.adult is not None:
+        study += ["age_years", "weight_kg"]
+    study += [m.column for m in metrics if m.level == "study"]
+    out = {"study": list(dict.fromkeys(study))}
+    for m in metrics:
+        if m.level == "event":
+            out.setdefault(m.table, ["study_id", *(["localizer"] if m.table == "ct_event" else [])]).append(m.column)
+    return out
+
+
 def columnar_metric_data(store: Store, metrics: Sequence[Metric], keys: Sequence[str],
                          selection: Selection) -> MetricData:
     """:class:`MetricData` from the copy (dirty chunks from the row tables), as :func:`rows_metric_data`."""
-    kinds = ["study", *sorted({m.table for m in metrics if m.level == "event"})]
     with store.engine.connect() as conn:
         _begin_snapshot(conn)
-        frames = _read_kinds(conn, kinds)
+        frames = _read_kinds(conn, _columns(metrics, keys, selection))
         rooms = _room_ids(conn, selection.rooms)
         conn.rollback()
     st = frames["study"]

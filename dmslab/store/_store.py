@@ -389,15 +389,32 @@ class Store:
     def refresh_columnar(self) -> int:
         """Re-pack the chunks of the columnar copy that writes changed (see :mod:`dmslab.store._columnar`);
         returns how many. Readers are right without it (they read changed chunks from the row tables), only
-        slower. A store without the copy (pyarrow missing) does nothing."""
+        slower. A store without the copy (pyarrow missing) does nothing. ``dmslab ingest`` calls it at the end
+        of each run.
+
+        Raises
+        ------
+        StoreReadOnlyError
+            The store is open read-only.
+        StoreBusyError
+            Another writer held the lock longer than ``lock_timeout_s``.
+        StoreError
+            The database refused the refresh (rolled back; the copy stays as it was, still read correctly).
+        """
         from dmslab.store import _columnar
 
         self._writable()
         if not _columnar.available(self):
             return 0
-        with self.engine.begin() as conn:
-            begin_write(conn, self.lock_timeout_s)
-            return _columnar.refresh(conn)
+        try:
+            with self.engine.begin() as conn:
+                begin_write(conn, self.lock_timeout_s)
+                return _columnar.refresh(conn)
+        except sa.exc.DBAPIError as exc:
+            if is_busy(exc):
+                raise StoreBusyError(f"the database stayed locked by another writer for more than "
+                                     f"{self.lock_timeout_s:g} s; the columnar copy was not refreshed") from exc
+            raise StoreError(f"refreshing the columnar copy failed: {type(exc.orig).__name__}") from exc
 
     # ---- reading ------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
