@@ -88,6 +88,7 @@ def _pipelines() -> ModuleType:
 #: Every subcommand, in the order ``dmslab --help`` lists them (a test checks it against the groups' BUILDERS).
 COMMANDS: tuple[Command, ...] = (
     Command("init", "create the pseudonymisation key and the database", _site),
+    Command("migrate", "bring the database's schema to this dmslab's (after an upgrade)", _site),
     Command("ingest", "ingest DICOM files or folders (recursive)", _site, epilog=EXIT_CODES),
     Command("synth", "write a synthetic department of RDSRs with ground truth", _demo),
     Command("audit", "CT DRL audit table", _analysis),

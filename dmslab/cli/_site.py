@@ -1,4 +1,4 @@
-"""``dmslab init``, ``ingest``, ``correct`` and ``selftest``: set up a site and feed its store from files."""
+"""``dmslab init``, ``migrate``, ``ingest``, ``correct`` and ``selftest``: set up a site, feed its store from files.
 
 from __future__ import annotations
 
@@ -16,6 +16,13 @@ def cmd_init(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
 
     for line in init_site(settings_from(args)):
         print(line)
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
+    from dmslab.jobs import migrate_site
+
+    print(migrate_site(settings_from(args)))
     return 0
 
 
@@ -67,6 +74,10 @@ def _init(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_init)
 
 
+def _migrate(p: argparse.ArgumentParser) -> None:
+    p.set_defaults(func=_cmd_migrate)
+
+
 def _ingest(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+")
     p.add_argument("--workers", type=int, help="parser processes (default: CPUs)")
@@ -88,6 +99,7 @@ def _selftest(p: argparse.ArgumentParser) -> None:
 #: What adds each command's arguments and handler to its subparser (the table of commands is dmslab.cli._app).
 BUILDERS: dict[str, Builder] = {
     "init": _init,
+    "migrate": _migrate,
     "ingest": _ingest,
     "correct": _correct,
     "selftest": _selftest,
