@@ -1,4 +1,4 @@
-"""``dmslab init``, ``migrate``, ``ingest``, ``correct`` and ``selftest``: set up a site, feed its store from files.
+"""``dmslab init``, ``migrate``, ``ingest``, ``correct`` and ``selftest``: set up a site, feed its store."""
 
 from __future__ import annotations
 
