@@ -3,7 +3,7 @@
 ========================  ===========================================================
 module                    commands
 ========================  ===========================================================
-``_site``                 ``init``, ``ingest``, ``correct``, ``selftest``
+``_site``                 ``init``, ``migrate``, ``ingest``, ``correct``, ``selftest``
 ``_analysis``             ``audit``, ``names``, ``drl``
 ``_alerts``               ``alerts``
 ``_demo``                 ``synth``, ``demo``

@@ -1,4 +1,4 @@
-"""``dmslab init``, ``ingest``, ``correct`` and ``selftest``: set up a site and feed its store from files."""
+"""``dmslab init``, ``migrate``, ``ingest``, ``correct`` and ``selftest``: set up a site, feed its store."""
 
 from __future__ import annotations
 
@@ -76,6 +76,10 @@ def _migrate(p: argparse.ArgumentParser) -> None:
 
 def _init(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_init)
+
+
+def _migrate(p: argparse.ArgumentParser) -> None:
+    p.set_defaults(func=_cmd_migrate)
 
 
 def _ingest(p: argparse.ArgumentParser) -> None:
