@@ -70,10 +70,6 @@ def _cmd_selftest(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     return 0 if result.passed else 1
 
 
-def _migrate(p: argparse.ArgumentParser) -> None:
-    p.set_defaults(func=_cmd_migrate)
-
-
 def _init(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_init)
 
