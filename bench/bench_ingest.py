@@ -1,34 +1,111 @@
-"""Ingest throughput, measured side by side in one run (run by hand: `make bench`).
+"""Ingest throughput and CPU per object, this tree against an older commit, side by side in one run (`make bench`).
 
-Prints objects/s for: a plain pydicom read + walk of every content item (baseline), dmslab's parse
-alone (one process), and the full ingest into SQLite (parse in worker processes + batched writes), on
-the CT RDSRs of a synthetic department and on the vendor corpus (when ../shared/corpus exists).
+Two parts:
+
+1. **Before vs after.** The older commit (``--against``, default the commit before the shared byte walker) is checked
+   out in a temporary folder (``git archive``); each measurement runs in a fresh subprocess with ``PYTHONPATH`` set to one
+   tree or the other, in rounds whose order alternates (old first, then new first), so both see the same machine
+   load. Each subprocess parses the same files with ``parse_file`` (one process, after a warm-up pass) and reports
+   **CPU milliseconds per object** (``time.process_time``: stable under load) next to objects/s (wall clock, which
+   is not), plus the CPU time its start-up imports took. Sets: the synthetic CT RDSRs (target <= 3.5 ms CPU each),
+   the vendor corpus RDSRs, the largest corpus RDSR on its own, and the corpus image headers.
+2. **This tree in context.** A plain pydicom read + walk of every content item (baseline), and the full ingest into
+   SQLite with 1 and 2 worker processes (parse + batched writes), CPU ms/object and objects/s.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-
-import pydicom
-
-from dmslab.config import load_settings
-from dmslab.ingest import parse_file
-from dmslab.jobs import ingest_paths
-from dmslab.pseudonym import Pseudonymiser, create_key
-from dmslab.synth import DepartmentConfig, generate_department
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("DMSLAB_CORPUS", ROOT.parent / "shared" / "corpus")) / "openrem"
+#: The last commit before the shared walker (issue 12 items 7 and 11): the "before" of part 1.
+BEFORE = "777beb8"
+BIG = "RF-Pat-Orientation-Modifier-Missing.dcm"
+
+
+def _measure(list_file: str, reps: int) -> None:
+    """Child mode: parse the listed files ``reps`` times after one warm-up pass; print one JSON line."""
+    start_cpu = time.process_time()  # interpreter start-up and the imports below
+    from dmslab.ingest import parse_file
+    from dmslab.pseudonym import Pseudonymiser
+
+    import_cpu = time.process_time() - start_cpu
+    paths = [Path(p) for p in Path(list_file).read_text().split("\n") if p]
+    pseudo = Pseudonymiser(bytes(32))
+    for p in paths:
+        parse_file(p, pseudo)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(reps):
+        for p in paths:
+            parse_file(p, pseudo)
+    n = reps * len(paths)
+    print(json.dumps({"cpu_ms": 1000 * (time.process_time() - cpu) / n, "per_s": n / (time.perf_counter() - wall),
+                      "import_cpu_s": import_cpu, "files": len(paths)}))
+
+
+def _child(tree: Path, list_file: Path, reps: int) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_ingest.py"), "--measure", str(list_file),
+                          "--reps", str(reps)], env=env, capture_output=True, text=True, check=True, cwd=tree)
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def before_after(sets: dict[str, list[Path]], old: Path, rounds: int, label: str) -> None:
+    """Part 1: alternating rounds of the old and the new tree on each set of files; medians printed."""
+    tmp = Path(tempfile.mkdtemp(prefix="dmslab-bench-lists-"))
+    print(f"\n== before ({label}) vs after (this tree): parse_file in one process, {rounds} alternating rounds ==")
+    print(f"{'set':34} {'files':>5} {'CPU ms/obj before':>18} {'after':>8} {'after/before':>12} "
+          f"{'obj/s before':>13} {'after':>8}")
+    imports: dict[str, list[float]] = {"old": [], "new": []}
+    for name, paths in sets.items():
+        list_file = tmp / f"{len(paths)}.txt"
+        list_file.write_text("\n".join(map(str, paths)))
+        reps = max(1, min(10, int(20e6 / sum(p.stat().st_size for p in paths))))  # ~20 MB parsed per child
+        runs: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
+        for r in range(rounds):
+            order = (("old", old), ("new", ROOT)) if r % 2 == 0 else (("new", ROOT), ("old", old))
+            for key, tree in order:
+                runs[key].append(_child(tree, list_file, reps))
+        med = {k: {m: statistics.median(x[m] for x in v) for m in ("cpu_ms", "per_s", "import_cpu_s")}
+               for k, v in runs.items()}
+        for k in imports:
+            imports[k].append(med[k]["import_cpu_s"])
+        print(f"{name:34} {len(paths):5d} {med['old']['cpu_ms']:18.2f} {med['new']['cpu_ms']:8.2f} "
+              f"{med['new']['cpu_ms'] / med['old']['cpu_ms']:11.2f}x {med['old']['per_s']:13.1f} "
+              f"{med['new']['per_s']:8.1f}")
+    print(f"start-up imports (interpreter + dmslab.ingest), CPU s: before {statistics.median(imports['old']):.3f}, "
+          f"after {statistics.median(imports['new']):.3f}")
+    shutil.rmtree(tmp)
+
+
+def _old_tree(rev: str) -> Path:
+    """The ``dmslab`` package of ``rev`` in a temporary folder (``git archive``: the repository is not touched)."""
+    where = Path(tempfile.mkdtemp(prefix="dmslab-bench-before-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "dmslab", "data_contracts"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive.stdout, check=True)
+    return where
+
+
+def _drop_tree(where: Path) -> None:
+    shutil.rmtree(where, ignore_errors=True)
 
 
 def plain_walk(path: Path) -> int:
     """Baseline: pydicom read and touch every content item's value (what any SR reader must do)."""
+    import pydicom
+
     ds = pydicom.dcmread(path)
     n = 0
     stack = list(ds.get("ContentSequence", []))
@@ -48,69 +125,89 @@ def plain_walk(path: Path) -> int:
     return n
 
 
-def timed(fn, paths) -> float:
-    t = time.perf_counter()
+def timed(fn: Callable[[Path], object], paths: Iterable[Path]) -> tuple[float, float]:
+    """(CPU s, wall s) of ``fn`` over ``paths``."""
+    cpu, wall = time.process_time(), time.perf_counter()
     for p in paths:
         fn(p)
-    return time.perf_counter() - t
+    return time.process_time() - cpu, time.perf_counter() - wall
 
 
-def ingest_run(paths: list[Path], workers: int) -> tuple[float, object]:
+def ingest_run(paths: list[Path], workers: int) -> tuple[float, float, object]:
+    """(CPU s of this process and its workers, wall s, summary) of a full ingest into a fresh SQLite store."""
+    from dmslab.config import load_settings
+    from dmslab.jobs import ingest_paths
+    from dmslab.pseudonym import create_key
+
     home = Path(tempfile.mkdtemp(prefix="dmslab-bench-"))
     create_key(home / "pseudonym.key")
     settings = load_settings(home=str(home), workers=workers)
-    t = time.perf_counter()
+    t0, c0, w0 = time.perf_counter(), time.process_time(), os.times()
     summary = ingest_paths(paths, settings)
-    wall = time.perf_counter() - t
+    w1 = os.times()
+    cpu = time.process_time() - c0 + (w1.children_user - w0.children_user) + (w1.children_system - w0.children_system)
+    wall = time.perf_counter() - t0
     shutil.rmtree(home)
-    return wall, summary
+    return cpu, wall, summary
 
 
 def report(label: str, paths: list[Path]) -> None:
+    """Part 2 for one set of files (this tree only)."""
+    from dmslab.ingest import parse_file
+    from dmslab.pseudonym import Pseudonymiser
+
     pseudo = Pseudonymiser(bytes(32))
     n = len(paths)
-    t_walk = timed(plain_walk, paths)
-    t_parse = timed(lambda p: parse_file(p, pseudo), paths)
-    wall1, s1 = ingest_run(paths, 1)
-    wall2, s2 = ingest_run(paths, 2)
-    print(f"\n== {label}: {n} objects ==")
-    print(f"plain pydicom read+walk     {n / t_walk:8.1f} obj/s   ({1000 * t_walk / n:.1f} ms/obj)")
-    print(f"dmslab parse (1 process)   {n / t_parse:8.1f} obj/s   ratio to plain walk {t_walk / t_parse:.2f}x")
-    print(f"ingest SQLite, 1 worker    {n / wall1:8.1f} obj/s   parse {s1.parse_s:.2f}s, write {s1.write_s:.2f}s "
-          f"(store = {100 * s1.write_s / max(s1.parse_s, 1e-9):.0f}% of parse time)")
-    print(f"ingest SQLite, 2 workers   {n / wall2:8.1f} obj/s   speed-up {wall1 / wall2:.2f}x over 1 worker")
+    c_walk, t_walk = timed(plain_walk, paths)
+    c_parse, t_parse = timed(lambda p: parse_file(p, pseudo), paths)
+    c1, wall1, s1 = ingest_run(paths, 1)
+    c2, wall2, _ = ingest_run(paths, 2)
+    print(f"\n== {label}: {n} objects (this tree) ==")
+    print(f"plain pydicom read+walk     {n / t_walk:8.1f} obj/s   {1000 * c_walk / n:6.2f} ms CPU/obj")
+    print(f"dmslab parse (1 process)    {n / t_parse:8.1f} obj/s   {1000 * c_parse / n:6.2f} ms CPU/obj   "
+          f"CPU ratio to plain walk {c_walk / c_parse:.2f}x")
+    print(f"ingest SQLite, 1 worker     {n / wall1:8.1f} obj/s   {1000 * c1 / n:6.2f} ms CPU/obj   "
+          f"parse {s1.parse_s:.2f}s, write {s1.write_s:.2f}s")  # type: ignore[attr-defined]
+    print(f"ingest SQLite, 2 workers    {n / wall2:8.1f} obj/s   {1000 * c2 / n:6.2f} ms CPU/obj   "
+          f"speed-up {wall1 / wall2:.2f}x over 1 worker")
 
 
-def header_rate(paths: list[Path], pseudo: Pseudonymiser) -> None:
-    """Image-header ingest: parse throughput against a plain pydicom read of the same files."""
-    reps = 5
-    t_read = timed(lambda p: pydicom.dcmread(p, stop_before_pixels=True), paths * reps)
-    t_parse = timed(lambda p: parse_file(p, pseudo), paths * reps)
-    n = len(paths) * reps
-    print(f"\n== image headers (corpus DX/CR/MG/NM/PT images, {len(paths)} files x {reps}) ==")
-    print(f"plain pydicom read (no pixels) {n / t_read:8.1f} obj/s")
-    print(f"dmslab header parse            {n / t_parse:8.1f} obj/s   ratio to plain read {t_read / t_parse:.2f}x")
+def _sets() -> dict[str, list[Path]]:
+    from dmslab.synth import DepartmentConfig, generate_department
 
-
-def main() -> int:
     out = ROOT / "bench-data" / "department"
     if not (out / "ground_truth.json").exists():
         generate_department(out, DepartmentConfig(months=2, ct_rooms=2, dx_rooms=0, mg_rooms=0, rf_rooms=0,
                                                   studies_per_room_per_day=6.0))
-    ct = sorted(p for p in out.rglob("*.dcm"))
-    report("synthetic CT RDSRs", ct)
+    sets = {"synthetic CT RDSRs": sorted(out.rglob("*.dcm"))}
     if CORPUS.is_dir():
-        sr = sorted(p for p in CORPUS.glob("*.dcm") if "RDSR" in p.name or "ESR" in p.name)
-        report("vendor corpus RDSRs", sr)
-        big = CORPUS / "RF-Pat-Orientation-Modifier-Missing.dcm"
-        pseudo = Pseudonymiser(bytes(32))
-        walk = statistics.median(timed(plain_walk, [big]) for _ in range(3))
-        parse = statistics.median(timed(lambda p: parse_file(p, pseudo), [big]) for _ in range(3))
-        print(f"\nlargest RF RDSR (3.3 MB, 316 events): plain walk {walk:.2f} s, dmslab parse {parse:.2f} s")
-        images = sorted(p for p in CORPUS.glob("*.dcm") if "-Im-" in p.name or "NmIm" in p.name or "PetIm" in p.name)
-        header_rate(images, pseudo)
+        sets["vendor corpus RDSRs"] = sorted(p for p in CORPUS.glob("*.dcm") if "RDSR" in p.name or "ESR" in p.name)
+        sets[f"largest corpus RDSR ({(CORPUS / BIG).stat().st_size / 1e6:.2f} MB)"] = [CORPUS / BIG]
+        sets["corpus image headers"] = sorted(p for p in CORPUS.glob("*.dcm")
+                                              if "-Im-" in p.name or "NmIm" in p.name or "PetIm" in p.name)
     else:
         print(f"(corpus not found at {CORPUS}: skipped)", file=sys.stderr)
+    return sets
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--against", default=BEFORE, help="git revision to compare with (default %(default)s)")
+    ap.add_argument("--rounds", type=int, default=4, help="alternating rounds per set (default %(default)s)")
+    ap.add_argument("--measure", help=argparse.SUPPRESS)
+    ap.add_argument("--reps", type=int, default=1, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        _measure(args.measure, args.reps)
+        return 0
+    sets = _sets()
+    old = _old_tree(args.against)
+    try:
+        before_after(sets, old, args.rounds, args.against)
+    finally:
+        _drop_tree(old)
+    for name, paths in list(sets.items())[:2]:
+        report(name, paths)
     return 0
 
 

@@ -14,9 +14,9 @@ lean reader vs ``dcmread`` + walk, printed side by side).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from functools import lru_cache
-from struct import unpack_from
 from typing import Any, NamedTuple
 
 from dmslab.errors import DicomStructureError
@@ -52,6 +52,10 @@ VRS: dict[bytes, VrInfo] = {
     b"UV": VrInfo(True, 8, False),
 }
 LONG_VRS = frozenset(vr for vr, info in VRS.items() if info.long)
+
+_IMPLICIT_HEADER = struct.Struct("<HHL").unpack_from  # group, element, 4-byte length
+_EXPLICIT_HEADER = struct.Struct("<HH2sH").unpack_from  # group, element, VR, 2-byte length
+_LENGTH = struct.Struct("<L").unpack_from
 
 
 @lru_cache(maxsize=4096)
@@ -95,15 +99,14 @@ class Walker:
         buf = self.buf
         if pos + 8 > self.n:
             raise DicomStructureError("truncated", pos, f"file ends at byte {self.n}, inside an element header")
-        group, elem = unpack_from("<HH", buf, pos)
+        group, elem, vr, length = _EXPLICIT_HEADER(buf, pos)
         if group == 0xFFFE or self.implicit and group != 0x0002:
-            return group << 16 | elem, None, unpack_from("<L", buf, pos + 4)[0], pos + 8
-        vr = buf[pos + 4:pos + 6]
+            return group << 16 | elem, None, _LENGTH(buf, pos + 4)[0], pos + 8
         if vr in LONG_VRS:
             if pos + 12 > self.n:
                 raise DicomStructureError("truncated", pos, f"file ends at byte {self.n}, inside an element header")
-            return group << 16 | elem, vr, unpack_from("<L", buf, pos + 8)[0], pos + 12
-        return group << 16 | elem, vr, unpack_from("<H", buf, pos + 6)[0], pos + 8
+            return group << 16 | elem, vr, _LENGTH(buf, pos + 8)[0], pos + 12
+        return group << 16 | elem, vr, length, pos + 8
 
     def is_sequence(self, tag: int, vr: bytes | None, length: int) -> bool:
         """SQ, UN of undefined length (explicit VR), or in implicit VR undefined length or a dictionary SQ."""
@@ -123,22 +126,48 @@ class Walker:
         return (self.buf[pos:end] if self.keep else None), end
 
     def dataset(self, pos: int, end: int | None) -> tuple[dict[int, Value], int]:
-        """The elements of an item: up to ``end`` (defined length) or its item delimiter (``end`` None)."""
+        """The elements of an item: up to ``end`` (defined length) or its item delimiter (``end`` None).
+
+        The hot loop of every SR read: :meth:`header` and :meth:`value` inlined for the plain (non-sequence)
+        element, which is most of them; anything else goes through :meth:`value`."""
         out: dict[int, Value] = {}
-        limit = self.n if end is None else end
-        keep = self.keep
+        buf, n, implicit, keep = self.buf, self.n, self.implicit, self.keep
+        limit = n if end is None else end
         while pos < limit:
-            tag, vr, length, pos = self.header(pos)
-            if tag == ITEM_END:
-                if end is not None:
-                    raise DicomStructureError("bad_delimiter", pos - 8, "item delimiter inside an item of defined "
-                                              "length")
-                return out, pos
+            if pos + 8 > n:
+                raise DicomStructureError("truncated", pos, f"file ends at byte {n}, inside an element header")
+            group, elem, vr, length = _EXPLICIT_HEADER(buf, pos)
+            tag = group << 16 | elem
+            if group == 0xFFFE or implicit and group != 0x0002:
+                vr, length, pos = None, _LENGTH(buf, pos + 4)[0], pos + 8
+                if tag == ITEM_END:
+                    if end is not None:
+                        raise DicomStructureError("bad_delimiter", pos - 8, "item delimiter inside an item of "
+                                                  "defined length")
+                    return out, pos
+                plain = length != UNDEFINED and not is_sq_tag(tag)
+            elif vr in LONG_VRS:
+                if pos + 12 > n:
+                    raise DicomStructureError("truncated", pos, f"file ends at byte {n}, inside an element header")
+                length, pos = _LENGTH(buf, pos + 8)[0], pos + 12
+                plain = vr != b"SQ" and length != UNDEFINED
+            else:
+                pos += 8
+                plain = True
+            if plain:
+                stop = pos + length
+                if stop > n:
+                    raise DicomStructureError("truncated", pos, f"file ends at byte {n}, inside the value of "
+                                              f"{tag:08X}")
+                if keep:
+                    out[tag] = buf[pos:stop]
+                pos = stop
+                continue
             value, pos = self.value(tag, vr, length, pos)
             if keep:
                 out[tag] = value
         if end is None:
-            raise DicomStructureError("truncated", pos, f"file ends at byte {self.n} before an item delimiter")
+            raise DicomStructureError("truncated", pos, f"file ends at byte {n} before an item delimiter")
         if pos != end:
             raise DicomStructureError("overrun", pos, f"an element overruns its item, which ends at byte {end}")
         return out, pos

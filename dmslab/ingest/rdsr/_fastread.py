@@ -54,7 +54,7 @@ class _Unsupported(DmslabError):
 class _Builder:
     """Turns raw item dicts into :class:`Item` nodes, decoding text with the document's character set."""
 
-    def __init__(self, encodings: list[str]) -> None:
+    def __init__(self, encodings: tuple[str, ...]) -> None:
         self.encodings = encodings
 
     def text(self, raw: bytes | None, *, pn: bool = False) -> str | None:
@@ -68,10 +68,15 @@ class _Builder:
         return s
 
     def code(self, item: dict[int, Any]) -> tuple[CodeKey, str | None]:
-        value = self.text(item.get(_CODE_VALUE)) or self.text(item.get(_LONG_CODE)) or self.text(item.get(_URN_CODE))
-        meaning = self.text(item.get(_MEANING))
-        scheme = code_text(self.text(item.get(_SCHEME)), "CodingSchemeDesignator")
-        return code_key(scheme, code_text(value, "CodeValue")), meaning
+        """Key and meaning of a code item; a raw code seen before (concepts repeat in every event and document)
+        is decoded once when it is plain ASCII with one value; anything that can warn (several values, other
+        character sets) is decoded each time, so each file logs its own quirks."""
+        get = item.get
+        raw = (get(_CODE_VALUE), get(_LONG_CODE), get(_URN_CODE), get(_SCHEME), get(_MEANING))
+        if all(r is None or (type(r) is bytes and r.isascii() and b"\\" not in r) for r in raw[:4]) and (
+                raw[4] is None or type(raw[4]) is bytes and raw[4].isascii()):
+            return _cached_code(raw, self.encodings)
+        return _code(self, raw)
 
     def concept(self, raw: dict[int, Any]) -> CodeKey | None:
         seq = _seq(raw.get(_CONCEPT_NAME))
@@ -108,6 +113,18 @@ class _Builder:
         units = _seq(mv.get(_UNITS))
         if units:
             it.unit = self.text(units[0].get(_CODE_VALUE)) or None
+
+
+def _code(builder: _Builder, raw: tuple[Any, ...]) -> tuple[CodeKey, str | None]:
+    cv, lc, uc, scheme, meaning = raw
+    value = builder.text(cv) or builder.text(lc) or builder.text(uc)
+    key = code_key(code_text(builder.text(scheme), "CodingSchemeDesignator"), code_text(value, "CodeValue"))
+    return key, builder.text(meaning)
+
+
+@lru_cache(maxsize=8192)
+def _cached_code(raw: tuple[bytes | None, ...], encodings: tuple[str, ...]) -> tuple[CodeKey, str | None]:
+    return _code(_Builder(encodings), raw)
 
 
 def _seq(value: Any) -> list[dict[int, Any]]:
@@ -235,11 +252,11 @@ def _transfer_syntax(meta: FileMetaDataset) -> str:
     return str(meta.get("TransferSyntaxUID", "")).strip("\x00 ")
 
 
-def _encodings(ds: Dataset, has_charset: bool) -> list[str]:
+def _encodings(ds: Dataset, has_charset: bool) -> tuple[str, ...]:
     if not has_charset:
-        return ["iso8859"]
+        return ("iso8859",)
     encodings = convert_encodings(ds.SpecificCharacterSet)
-    return list(encodings) if isinstance(encodings, (list, tuple)) else [encodings]
+    return tuple(encodings) if isinstance(encodings, (list, tuple)) else (encodings,)
 
 
 def concept_of_raw(ds: Dataset) -> CodeKey | None:
