@@ -3,8 +3,8 @@
 Two parts:
 
 1. **Before vs after.** The older commit (``--against``, default the commit before the shared byte walker) is checked
-   out in a temporary folder (``git archive``); each measurement runs in a fresh subprocess with ``PYTHONPATH`` set to one
-   tree or the other, in rounds whose order alternates (old first, then new first), so both see the same machine
+   out in a temporary folder (``git archive``); each measurement runs in a fresh subprocess with ``PYTHONPATH`` set
+   to one tree or the other, in rounds whose order alternates (old first, then new first), so both see the same machine
    load. Each subprocess parses the same files with ``parse_file`` (one process, after a warm-up pass) and reports
    **CPU milliseconds per object** (``time.process_time``: stable under load) next to objects/s (wall clock, which
    is not), plus the CPU time its start-up imports took. Sets: the synthetic CT RDSRs (target <= 3.5 ms CPU each),
@@ -93,7 +93,8 @@ def before_after(sets: dict[str, list[Path]], old: Path, rounds: int, label: str
 def _old_tree(rev: str) -> Path:
     """The ``dmslab`` package of ``rev`` in a temporary folder (``git archive``: the repository is not touched)."""
     where = Path(tempfile.mkdtemp(prefix="dmslab-bench-before-"))
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "dmslab", "data_contracts"], check=True, capture_output=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "dmslab", "data_contracts"], check=True,
+                             capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(where)], input=archive.stdout, check=True)
     return where
 

@@ -125,7 +125,7 @@ class Walker:
             raise DicomStructureError("truncated", pos, f"file ends at byte {self.n}, inside the value of {tag:08X}")
         return (self.buf[pos:end] if self.keep else None), end
 
-    def dataset(self, pos: int, end: int | None) -> tuple[dict[int, Value], int]:
+    def dataset(self, pos: int, end: int | None) -> tuple[dict[int, Value], int]:  # noqa: C901, PLR0912 (inlined hot loop)
         """The elements of an item: up to ``end`` (defined length) or its item delimiter (``end`` None).
 
         The hot loop of every SR read: :meth:`header` and :meth:`value` inlined for the plain (non-sequence)
