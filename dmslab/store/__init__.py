@@ -36,7 +36,7 @@ from dmslab.store._sources import DATABASE_ERRORS, UNAVAILABLE_ERRORS, held_sop_
 from dmslab.store._store import Rejection, Store, WriteSummary
 from dmslab.store._studies import PROTOCOL_FIELDS, alert_metrics, exam_metrics, study_span
 from dmslab.store._url import absolute_url, masked_url
-from dmslab.store.schema import metadata, table  # TODO(issue 12): table goes when branches audit/drl land
+from dmslab.store.schema import metadata
 
 __all__ = [
     "DATABASE_ERRORS", "DIMENSIONS", "EQUIPMENT_DIMS", "METRICS", "Metric", "MetricData", "NamedStudy",
@@ -45,6 +45,6 @@ __all__ = [
     "exam_metrics", "fast_source", "has_median_aggregate", "held_sop_instance_uids", "insert_pipeline_run",
     "mark_notified", "masked_url", "metadata", "metric_data", "metric_values", "migrate", "naming_rules",
     "patient_band", "pipeline_runs", "raise_alerts", "replace_naming_rules", "set_standard_names",
-    "source_status_counts", "sql_summary", "stored_study_features", "study_span", "table",
+    "source_status_counts", "sql_summary", "stored_study_features", "study_span",
     "unmapped_local_names", "unsent_alerts", "update_pipeline_run", "workload_counts",
 ]

@@ -20,7 +20,8 @@ from dmslab.analysis.alerts import acknowledge_alert, list_alerts, run_alerts
 from dmslab.cli import build_parser
 from dmslab.config import Settings, SmtpSettings
 from dmslab.errors import ConfigError
-from dmslab.store import Store, table
+from dmslab.store import Store
+from dmslab.store.schema import table
 
 RECIPIENTS = {"RF1": ("cathlab@example.org",), "default": ("mpe@example.org",)}
 

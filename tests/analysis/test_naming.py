@@ -18,7 +18,8 @@ from dmslab.analysis.naming import (
     unmapped,
 )
 from dmslab.jobs import ingest_paths
-from dmslab.store import Store, table
+from dmslab.store import Store
+from dmslab.store.schema import table
 from dmslab.synth._protocols import CT_PROTOCOLS, DX_PROTOCOLS, MG_PROTOCOL, RF_PROTOCOLS
 
 #: Hand-written expectation for every protocol of the synthetic department.

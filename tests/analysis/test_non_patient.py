@@ -24,7 +24,8 @@ from dmslab.analysis.stats import Filters, exam_counts, summary
 from dmslab.config import Settings, load_settings
 from dmslab.jobs import ingest_paths
 from dmslab.pseudonym import create_key
-from dmslab.store import Store, table
+from dmslab.store import Store
+from dmslab.store.schema import table
 
 PATIENT_DLP = [400.0, 410.0, 420.0, 430.0, 440.0, 450.0, 460.0, 470.0, 480.0, 490.0]
 PHANTOM_DLP = 5000.0

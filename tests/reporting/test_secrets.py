@@ -62,7 +62,8 @@ def test_a_sqlite_run_gives_the_kernel_its_url_in_the_environment(filled_sqlite,
     gets the same URL in DMSLAB_DATABASE_URL and reads the store through it."""
     settings, truth = filled_sqlite
     nb = _notebook(tmp_path / "count.ipynb", 'database_url = ""\nperiod_start = ""\nperiod_end = ""',
-                   "import os\nimport sqlalchemy as sa\nfrom dmslab.store import Store, table\n"
+                   "import os\nimport sqlalchemy as sa\nfrom dmslab.store import Store\n"
+                   "from dmslab.store.schema import table\n"
                    "store = Store(database_url)\n"
                    "with store.engine.connect() as c:\n"
                    "    n = c.execute(sa.select(sa.func.count()).select_from(table('study'))).scalar_one()\n"

@@ -17,8 +17,9 @@ from _images import ct_images, write_all
 
 from dmslab.analysis.stats import Filters, summaries
 from dmslab.jobs import ingest_paths
-from dmslab.store import Store, table
+from dmslab.store import Store
 from dmslab.store._columnar import COPIED, dirty_chunks
+from dmslab.store.schema import table
 
 BY = ["room", "study_description", "month"]
 METRICS = {"ctdivol_mgy": ("ct_event", "CT"), "dlp_mgycm": ("study", "CT"), "dap_gym2": ("proj_event", "DX")}

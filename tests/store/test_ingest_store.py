@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from dmslab.errors import KeyMissingError
 from dmslab.jobs import ingest_paths
-from dmslab.store import Store, table
+from dmslab.store import Store
+from dmslab.store.schema import table
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from dmslab.ingest.manual import read_manual_csv
 from dmslab.jobs import ingest_paths
-from dmslab.store import Store, table
+from dmslab.store import Store
+from dmslab.store.schema import table
 
 
 def test_manual_values_overwrite_and_clear_review_flags(department, settings):
