@@ -66,6 +66,8 @@ def _meta_elements(head: bytes, end: int) -> dict[str, str]:
     while pos + 8 <= end:
         group, elem, vr = struct.unpack_from("<HH2s", head, pos)
         if vr in _LONG_VRS:
+            if pos + 12 > end:
+                raise ValueError(f"File Meta Information ends inside the header of ({group:04X},{elem:04X})")
             length, pos = struct.unpack_from("<I", head, pos + 8)[0], pos + 12
         else:
             length, pos = struct.unpack_from("<H", head, pos + 6)[0], pos + 8
@@ -89,7 +91,7 @@ def read_part10_header(path: Path) -> Part10Header:
         head = fh.read(_HEAD_BYTES)
     if head[128:132] != b"DICM":
         raise ValueError("not a DICOM Part 10 file (no 'DICM' after the 128-byte preamble)")
-    if head[132:138] != b"\x02\x00\x00\x00UL":
+    if head[132:138] != b"\x02\x00\x00\x00UL" or len(head) < 144:
         raise ValueError("File Meta Information without its group length (0002,0000)")
     end = 144 + struct.unpack_from("<I", head, 140)[0]
     if end > len(head):
