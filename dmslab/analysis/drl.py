@@ -20,7 +20,7 @@ import pandas as pd
 
 from dmslab.analysis.parameters import describe_period
 from dmslab.analysis.stats import METRICS, Filters, percentile_of_medians, summaries
-from dmslab.store import Store
+from dmslab.store import PatientBand, Store, patient_band
 from dmslab.store._drl import local_drl_rows, replace_local_drl
 
 __all__ = ["DRL_SETS", "MIN_N", "TEXT_COLUMNS", "GroupBounds", "LocalDrl", "audit_text", "derive_local_drls",
@@ -80,43 +80,10 @@ def _metric_of(quantity: str, modality: str) -> str:
     raise ValueError(f"DRL quantity {quantity!r} ({modality}) has no dmslab metric")
 
 
-@dataclass(frozen=True, slots=True)
-class GroupBounds:
-    """A patient group: ``adult`` or a paediatric band of age [a) or weight [kg), lower bound inclusive."""
-
-    adult: bool
-    age: tuple[float, float] | None = None
-    weight: tuple[float, float] | None = None
-
-
-_BAND = re.compile(r"^paediatric (age|weight) (?:(<|>)\s*([\d.]+)|([\d.]+)\s*-\s*([\d.]+)) ?(\w+)")
-
-
-def patient_group_bounds(group: str) -> GroupBounds:
-    """Parse a patient group label of the DRL tables.
-
-    >>> patient_group_bounds("paediatric age 3-12 months")
-    GroupBounds(adult=False, age=(0.25, 1.0), weight=None)
-    >>> patient_group_bounds("paediatric weight <5 kg").weight
-    (0.0, 5.0)
-    """
-    g = group.strip().lower()
-    if g.startswith("adult"):
-        return GroupBounds(True)
-    m = _BAND.match(g)
-    if not m:
-        raise ValueError(f"patient group {group!r}: expected 'adult' or 'paediatric age|weight A-B unit'")
-    kind, op, one, lo, hi, unit = m.groups()
-    if op == "<":
-        rng = (0.0, float(one))
-    elif op == ">":
-        rng = (float(one), 18.0 if kind == "age" else 1000.0)
-    else:
-        rng = (float(lo), float(hi))
-    if kind == "age":
-        scale = 1 / 12 if unit.startswith("month") else 1.0
-        return GroupBounds(False, age=(rng[0] * scale, rng[1] * scale))
-    return GroupBounds(False, weight=rng)
+#: The bounds of a patient group of the DRL tables: the store's :class:`~dmslab.store.PatientBand`, parsed by
+#: :func:`~dmslab.store.patient_band` (one grammar for the DRL rows and for the filters that select patients).
+GroupBounds = PatientBand
+patient_group_bounds = patient_band
 
 
 @lru_cache(maxsize=1)

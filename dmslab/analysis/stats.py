@@ -45,6 +45,7 @@ from dmslab.store import (
     fast_source,
     has_median_aggregate,
     metric_data,
+    patient_band,
     sql_summary,
 )
 from dmslab.store import exam_counts as _exam_counts
@@ -66,7 +67,7 @@ class Filters:
 
     ``patient_group`` is ``None`` (all), ``"adult"`` (age ≥ 18 a, or age unknown) or a paediatric band
     such as ``"paediatric age 1-5 years"`` / ``"paediatric weight 15-30 kg"`` (see
-    :func:`dmslab.analysis.drl.patient_group_bounds`).
+    :func:`dmslab.store.patient_band`).
 
     Studies that are not patient exams (``study.exclusion_reason`` set at ingest: Quality Control Image,
     phantom or QA names of the ``not_patient_patterns`` setting) are left out unless ``include_non_patient``.
@@ -82,11 +83,9 @@ class Filters:
 
     def selection(self) -> Selection:
         """These filters as the store's :class:`~dmslab.store.Selection` (the patient group as its bounds)."""
-        from dmslab.analysis.drl import patient_group_bounds  # drl imports stats: import here
-
         adult, age, weight = None, None, None
         if self.patient_group:
-            b = patient_group_bounds(self.patient_group)
+            b = patient_band(self.patient_group)
             adult, age, weight = b.adult, b.age, b.weight
         return Selection(start=self.start, end=self.end, modality=self.modality, rooms=self.rooms,
                          standard_names=self.standard_names, adult=adult, age=age, weight=weight,

@@ -30,7 +30,7 @@ _BAND = re.compile(r"^paediatric (age|weight) (?:(<|>)\s*([\d.]+)|([\d.]+)\s*-\s
 
 def patient_band(group: str) -> PatientBand:
     """Parse a patient group label of the DRL tables (``adult``, ``paediatric age 1-5 years``,
-    ``paediatric weight <5 kg``...); the same grammar as :func:`dmslab.analysis.drl.patient_group_bounds`.
+    ``paediatric weight <5 kg``...); the one parser of patient groups (the DRL tables' rows and the filters).
 
     >>> patient_band("paediatric age 3-12 months")
     PatientBand(adult=False, age=(0.25, 1.0), weight=None)
