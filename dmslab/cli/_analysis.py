@@ -33,10 +33,10 @@ def cmd_audit(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     return 0
 
 
-def _store(args: argparse.Namespace, settings_from: SettingsFrom) -> Store:
+def _store(args: argparse.Namespace, settings_from: SettingsFrom, *, read_only: bool = False) -> Store:
     from dmslab.store import Store
 
-    return Store(settings_from(args).database_url)
+    return Store(settings_from(args).database_url, read_only=read_only)
 
 
 def _names_apply(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
@@ -48,10 +48,9 @@ def _names_apply(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
 
 
 def _names_unmapped(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
-    from dmslab.analysis.naming import apply_names, unmapped
+    from dmslab.analysis.naming import unmapped
 
-    store = _store(args, settings_from)
-    apply_names(store)
+    store = _store(args, settings_from, read_only=True)  # names are set at ingest and by `names apply`
     print_frame(unmapped(store, n_suggestions=args.suggestions).drop(columns=["best"]),
                 "every study has a standard name", max_colwidth=80)
     return 0
@@ -77,11 +76,9 @@ def _names_export(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
 
 def _drl(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     from dmslab.analysis import drl
-    from dmslab.analysis.naming import apply_names
     from dmslab.analysis.stats import Filters
 
-    store = _store(args, settings_from)
-    apply_names(store)
+    store = _store(args, settings_from, read_only=True)  # names are set at ingest and by `names apply`
     flt = Filters(start=args.start, end=args.end, modality=args.modality,
                   rooms=tuple(args.rooms) if args.rooms else None, patient_group=args.patient_group,
                   include_non_patient=args.include_non_patient)

@@ -110,14 +110,21 @@ def test_the_drl_row_is_chosen_by_exam_modality_group_and_status(filled_sqlite, 
     assert "patients: paediatric age 1-5 years" in out and "(no studies match these filters)" in out
 
 
-def test_audit_opens_the_store_read_only_and_leaves_the_file_as_it_was(filled_sqlite, capsys):
+@pytest.mark.parametrize(("command", "shows"), [
+    (["audit"], "DRL audit (UK)"),
+    (["drl", "audit"], "DRL audit (UK)"),
+    (["drl", "derive"], "local_drl"),
+    (["names", "unmapped"], "standard name"),
+])
+def test_reading_commands_open_the_store_read_only_and_leave_the_file_as_it_was(filled_sqlite, capsys, command,
+                                                                                shows):
     import hashlib
 
     settings, _truth = filled_sqlite
     path = Path(settings.database_url.removeprefix("sqlite:///"))
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert main(["-q", "--database-url", settings.database_url, "audit"]) == 0
-    assert "DRL audit (UK)" in capsys.readouterr().out
+    assert main(["-q", "--database-url", settings.database_url, *command]) == 0
+    assert shows in capsys.readouterr().out
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
 
