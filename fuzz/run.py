@@ -92,13 +92,16 @@ def fuzz(name: str, seconds: float, work: Path, timeout: int, rss_mb: int) -> Re
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("targets", nargs="*", choices=[[], *TARGETS], default=list(TARGETS))
+    ap.add_argument("targets", nargs="*", metavar="TARGET", help=f"default: all of {', '.join(TARGETS)}")
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("FUZZ_S", 600)))
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--timeout", type=int, default=10, help="libFuzzer -timeout: seconds per input")
     ap.add_argument("--rss-limit-mb", type=int, default=2048, help="libFuzzer -rss_limit_mb")
     ns = ap.parse_args(argv)
     results = []
+    unknown = sorted(set(ns.targets) - set(TARGETS))
+    if unknown:
+        ap.error(f"unknown target(s) {', '.join(unknown)}: choose from {', '.join(TARGETS)}")
     for name in ns.targets or TARGETS:
         res = fuzz(name, ns.seconds, ns.work, ns.timeout, ns.rss_limit_mb)
         results.append(res)
