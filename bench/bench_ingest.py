@@ -54,22 +54,49 @@ def _measure(list_file: str, reps: int) -> None:
                       "import_cpu_s": import_cpu, "files": len(paths)}))
 
 
-def _child(tree: Path, list_file: Path, reps: int) -> dict[str, float]:
+def _measure_ingest(list_file: str) -> None:
+    """Child mode: a full ``ingest_paths`` (1 worker) of the listed files into a fresh SQLite store: parse, write,
+    and whatever the store does at the end of a run (the columnar copy's triggers and re-pack); one JSON line."""
+    from dmslab.config import load_settings
+    from dmslab.jobs import ingest_paths
+    from dmslab.pseudonym import create_key
+
+    paths = [Path(p) for p in Path(list_file).read_text().split("\n") if p]
+    home = Path(tempfile.mkdtemp(prefix="dmslab-bench-ingest-"))
+    create_key(home / "pseudonym.key")
+    settings = load_settings(home=str(home), workers=1)
+    cpu, wall, t0 = time.process_time(), time.perf_counter(), os.times()
+    summary = ingest_paths(paths, settings)
+    t1 = os.times()
+    children = (t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)
+    cpu_s = time.process_time() - cpu + children
+    assert summary.ingested == len(paths), summary
+    shutil.rmtree(home)
+    print(json.dumps({"cpu_ms": 1000 * cpu_s / len(paths), "per_s": len(paths) / (time.perf_counter() - wall),
+                      "import_cpu_s": 0.0, "files": len(paths)}))
+
+
+def _child(tree: Path, list_file: Path, reps: int, mode: str = "parse") -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONWARNINGS": "ignore"}
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_ingest.py"), "--measure", str(list_file),
-                          "--reps", str(reps)], env=env, capture_output=True, text=True, check=True, cwd=tree)
+                          "--reps", str(reps), "--mode", mode], env=env, capture_output=True, text=True, check=True,
+                         cwd=tree)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
 def before_after(sets: dict[str, list[Path]], old: Path, rounds: int, label: str) -> None:
-    """Part 1: alternating rounds of the old and the new tree on each set of files; medians printed."""
+    """Part 1: alternating rounds of the old and the new tree on each set of files; medians printed. The last row,
+    ``ingest …``, is the whole ``ingest_paths`` of the first set into SQLite (parse + store writes + end of run)."""
     tmp = Path(tempfile.mkdtemp(prefix="dmslab-bench-lists-"))
     print(f"\n== before ({label}) vs after (this tree): parse_file in one process, {rounds} alternating rounds ==")
-    print(f"{'set':34} {'files':>5} {'CPU ms/obj before':>18} {'after':>8} {'after/before':>12} "
+    print(f"{'set':46} {'files':>5} {'CPU ms/obj before':>18} {'after':>8} {'after/before':>12} "
           f"{'obj/s before':>13} {'after':>8}")
     imports: dict[str, list[float]] = {"old": [], "new": []}
-    for name, paths in sets.items():
+    first = next(iter(sets))
+    jobs = [(name, paths, "parse") for name, paths in sets.items()] + [(f"ingest {first} into SQLite", sets[first],
+                                                                         "ingest")]
+    for name, paths, mode in jobs:
         list_file = tmp / f"{len(paths)}.txt"
         list_file.write_text("\n".join(map(str, paths)))
         reps = max(1, min(10, int(20e6 / sum(p.stat().st_size for p in paths))))  # ~20 MB parsed per child
@@ -77,12 +104,13 @@ def before_after(sets: dict[str, list[Path]], old: Path, rounds: int, label: str
         for r in range(rounds):
             order = (("old", old), ("new", ROOT)) if r % 2 == 0 else (("new", ROOT), ("old", old))
             for key, tree in order:
-                runs[key].append(_child(tree, list_file, reps))
+                runs[key].append(_child(tree, list_file, reps, mode))
         med = {k: {m: statistics.median(x[m] for x in v) for m in ("cpu_ms", "per_s", "import_cpu_s")}
                for k, v in runs.items()}
         for k in imports:
-            imports[k].append(med[k]["import_cpu_s"])
-        print(f"{name:34} {len(paths):5d} {med['old']['cpu_ms']:18.2f} {med['new']['cpu_ms']:8.2f} "
+            if mode == "parse":
+                imports[k].append(med[k]["import_cpu_s"])
+        print(f"{name:46} {len(paths):5d} {med['old']['cpu_ms']:18.2f} {med['new']['cpu_ms']:8.2f} "
               f"{med['new']['cpu_ms'] / med['old']['cpu_ms']:11.2f}x {med['old']['per_s']:13.1f} "
               f"{med['new']['per_s']:8.1f}")
     print(f"start-up imports (interpreter + dmslab.ingest), CPU s: before {statistics.median(imports['old']):.3f}, "
@@ -197,9 +225,13 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=4, help="alternating rounds per set (default %(default)s)")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     ap.add_argument("--reps", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--mode", choices=("parse", "ingest"), default="parse", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
-        _measure(args.measure, args.reps)
+        if args.mode == "ingest":
+            _measure_ingest(args.measure)
+        else:
+            _measure(args.measure, args.reps)
         return 0
     sets = _sets()
     old = _old_tree(args.against)
