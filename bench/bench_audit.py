@@ -15,6 +15,8 @@ room × study description × month, patient exams only:
 
 * ``dmslab``: :func:`dmslab.analysis.stats.summaries` with its default engine (the columnar copy);
 * ``duckdb``: DuckDB's SQLite scanner reading the same SQLite file, ``median`` … ``GROUP BY`` in DuckDB;
+* ``dmslab-columnar``, ``dmslab-sql`` (``--contenders``): the same call with the engines the store had before its
+  columnar copy (narrow ADBC reads of the row tables grouped in numpy; or SQL in the database) — the "before";
 * ``pandas``: the whole ``study``, ``equipment`` and ``ct_event`` tables read into pandas, merged and grouped.
 
 Each line gives wall seconds of the call alone (imports and process start excluded), CPU seconds of the
@@ -108,9 +110,9 @@ AUDIT_METRICS = ("ctdivol_mgy", "dlp_mgycm")
 STATS = ["n", "median", "mean", "min", "max", "sd"]
 
 
-def audit(store: Store) -> dict[str, pd.DataFrame]:
+def audit(store: Store, engine: str = "auto") -> dict[str, pd.DataFrame]:
     """dmslab's audit: per-sequence CTDIvol and per-exam DLP statistics per room × protocol × month."""
-    return summaries(store, list(AUDIT_METRICS), by=BY)
+    return summaries(store, list(AUDIT_METRICS), by=BY, engine=engine)
 
 
 def _agg(g: Any) -> pd.DataFrame:
@@ -185,7 +187,11 @@ def _child(contender: str, url: str, out: str) -> None:
     if contender == "duckdb":
         res = duckdb_audit(sa.engine.make_url(url).database or "")
     else:
-        res = audit(store) if contender == "dmslab" else baseline(store)  # type: ignore[arg-type]
+        assert store is not None
+        if contender == "pandas":
+            res = baseline(store)
+        else:  # dmslab (the columnar copy), dmslab-columnar / dmslab-sql (the engines before the copy)
+            res = audit(store, "auto" if contender == "dmslab" else contender.removeprefix("dmslab-"))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with open(out, "wb") as fh:
