@@ -9,6 +9,10 @@ delimiters) and the few content-item attributes dmslab reads, then hands pydicom
 Little-endian transfer syntaxes only (implicit and explicit VR); for anything else, or on any structural
 surprise, :func:`read_sr` returns ``None`` and the caller falls back to pydicom. Equality with the pydicom
 path is tested on every corpus and synthetic file.
+
+Why it is kept (``bench/bench_ingest.py``, 2026-12-07, busy 2-core machine, CPU time): a synthetic CT RDSR costs
+2.0 ms CPU through ``parse_file`` against 10.5 ms for a plain ``dcmread`` plus a walk of its content items; a whole
+ingest into SQLite 2.85 ms per object; the 3.3 MB corpus fluoroscopy RDSR 0.32 s.
 """
 
 from __future__ import annotations
