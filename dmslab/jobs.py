@@ -116,13 +116,14 @@ def _listing(paths: Iterable[str | os.PathLike[str]], summary: IngestSummary) ->
 
 
 def ingest_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings, *, store: Store | None = None,
-                 progress: Callable[[int], None] | None = None) -> IngestSummary:
+                 progress: Callable[[int], None] | None = None, refresh_columnar: bool = True) -> IngestSummary:
     """Ingest every file under ``paths`` into the store of ``settings``.
 
     Files are parsed in ``settings.workers`` processes and written in batches of ``settings.batch_size``
     reports per transaction. A file that fails is copied to the quarantine folder with its reason and
     recorded in ``source_object``; the rest of the batch continues. ``progress(n)`` is called with the
-    number of files finished since the last call.
+    number of files finished since the last call. At the end the store's columnar copy is re-packed, unless
+    ``refresh_columnar`` is false (the receiver's worker, which ingests a few files at a time, does it when idle).
     """
     import time
 
@@ -141,7 +142,8 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings, *,
             if len(batch) >= settings.batch_size:
                 summary.write_s += _flush(st, batch, summary, progress, settings)
         summary.write_s += _flush(st, batch, summary, progress, settings)
-        _refresh_columnar(st)
+        if refresh_columnar:
+            refresh_columnar_copy(st)
     finally:
         if own:
             st.close()
@@ -149,7 +151,7 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], settings: Settings, *,
     return summary
 
 
-def _refresh_columnar(st: Store) -> None:
+def refresh_columnar_copy(st: Store) -> None:
     """Re-pack the chunks of the store's columnar copy this run changed (readers are right without it, only
     slower: a failure is logged, not raised)."""
     try:

@@ -159,3 +159,33 @@ def test_a_worker_that_keeps_dying_is_restarted_with_backoff(tmp_path: Path, mon
     assert all(g >= 0.9 for g in gaps[1:]), gaps
     rec.status.flush(force=True)
     assert "next restart no sooner than" in read_status(rec.inbox.root)["receiver"]["errors"][-1]["message"]
+
+
+def test_the_columnar_copy_is_repacked_when_the_inbox_is_idle(tmp_path: Path,
+                                                              department: tuple[Path, object]) -> None:
+    """Batches leave the copy's changed chunks for later (readers read them from the rows meanwhile); the first
+    idle moment re-packs it, and what readers see is the same before and after."""
+    from dmslab.analysis.stats import summaries
+    from dmslab.store._columnar import dirty_chunks
+
+    settings = make_settings(tmp_path)
+    rs = receiver_settings(settings, ingest_batch=2)
+    inbox = Inbox(rs.inbox_dir)
+    for path in _files(department, 6):
+        inbox.put(path.read_bytes())
+    worker = IngestWorker(inbox, settings, rs)
+    assert worker.run_once() == 2 and worker.run_once() == 2
+    store = Store(settings.database_url, read_only=True)
+    with store.engine.connect() as conn:
+        assert dirty_chunks(conn)  # not re-packed after each batch
+    before = summaries(store, ["dlp_mgycm"], by=("room",))["dlp_mgycm"]
+    assert int(before["n"].sum()) > 0
+    assert worker.repack(idle=False) is False  # busy, and the writes are recent: no re-pack yet
+    assert worker.drain() == 2  # ends idle: re-packed
+    assert worker.repack(idle=True) is False  # nothing left to re-pack
+    worker.close()
+    with store.engine.connect() as conn:
+        assert dirty_chunks(conn) == set()
+    after = summaries(store, ["dlp_mgycm"], by=("room",))["dlp_mgycm"]
+    assert int(after["n"].sum()) > int(before["n"].sum())
+    store.close()
