@@ -206,11 +206,29 @@ def _dots_in_holes(ink: np.ndarray) -> np.ndarray:
 WHITELIST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-:*()/"
 
 
+#: Liveness guard of one tesseract run [s]: a page takes well under a second of CPU; a run that has not finished
+#: after this is killed and the file is rejected as ``unreadable`` (kept, with the reason), so a stuck tesseract
+#: never stalls a whole ingest. Not a speed limit: on a busy machine a page may take many times its CPU time.
+OCR_TIMEOUT_S = 300.0
+
+
 def ocr_lines(img: Any, *, psm: int = 6, whitelist: str | None = WHITELIST) -> list[Line]:
-    """Run tesseract on ``img`` and group the words into text lines (top to bottom, left to right)."""
+    """Run tesseract on ``img`` and group the words into text lines (top to bottom, left to right).
+
+    Raises
+    ------
+    IngestError
+        ``unreadable`` when tesseract did not finish within :data:`OCR_TIMEOUT_S`.
+    """
     tess = require_tesseract()
     config = f"--psm {psm}" + (f" -c \"tessedit_char_whitelist={whitelist} \"" if whitelist else "")
-    data = tess.image_to_data(img, config=config, output_type=tess.Output.DICT)
+    try:
+        data = tess.image_to_data(img, config=config, output_type=tess.Output.DICT, timeout=OCR_TIMEOUT_S)
+    except RuntimeError as exc:
+        if "timeout" not in str(exc).lower():
+            raise
+        raise IngestError("unreadable", f"OCR: tesseract did not finish within {OCR_TIMEOUT_S:g} s (killed); "
+                                        "the file is kept, ingest it again when the machine is less busy") from exc
     lines: dict[tuple[int, int, int], list[Word]] = {}
     for i, text in enumerate(data["text"]):
         text = str(text).strip()

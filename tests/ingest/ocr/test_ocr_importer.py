@@ -74,3 +74,21 @@ def test_total_disagreeing_with_rows_is_flagged_and_not_stored():
     total, flags, withdraw, _ = _total((_reading("523.10"), _reading("523.10")), [300.05, 232.05], 80.0)
     assert total is None and withdraw
     assert flags == ["ocr_review: total DLP 523.10 != sum of rows 532.10; total and row DLPs not stored"]
+
+
+def test_a_tesseract_run_past_its_guard_is_killed_and_the_file_rejected_as_unreadable(monkeypatch, tmp_path):
+    """OCR_TIMEOUT_S is a liveness guard (a stuck tesseract never stalls an ingest); set below any real run's
+    time here, the run is killed and parse_file returns the file as unreadable, with the reason."""
+    import shutil
+
+    from dmslab.ingest import parse_file
+    from dmslab.pseudonym import Pseudonymiser
+    from dmslab.synth.screens import write_screen
+
+    if shutil.which("tesseract") is None:
+        pytest.skip("tesseract-ocr is not installed")
+    truth = write_screen(tmp_path / "s.dcm", "ge", 1)
+    monkeypatch.setattr(_engine, "OCR_TIMEOUT_S", 1e-4)
+    outcome = parse_file(truth.path, Pseudonymiser(bytes(32)))
+    assert outcome.report is None and outcome.reason == "unreadable"
+    assert "tesseract did not finish within 0.0001 s" in (outcome.detail or "")
