@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from dmslab.errors import FilterError
 from dmslab.store.schema import table
 
 __all__ = ["PatientBand", "StudyFilter", "patient_band", "room_expr"]
@@ -39,15 +40,16 @@ def patient_band(group: str) -> PatientBand:
 
     Raises
     ------
-    ValueError
-        For a label that is neither.
+    FilterError
+        (a ValueError) For a label that is neither.
     """
     g = group.strip().lower()
     if g.startswith("adult"):
         return PatientBand(True)
     m = _BAND.match(g)
     if not m:
-        raise ValueError(f"patient group {group!r}: expected 'adult' or 'paediatric age|weight A-B unit'")
+        raise FilterError(f"patient group {group!r}: expected 'adult' or 'paediatric age|weight A-B unit' "
+                          "(e.g. 'paediatric age 1-5 years', 'paediatric weight <5 kg')")
     kind, op, one, lo, hi, unit = m.groups()
     if op == "<":
         rng = (0.0, float(one))
@@ -73,7 +75,7 @@ def _when(name: str, value: object) -> dt.datetime | None:
         try:
             return pd.Timestamp(value).to_pydatetime()
         except ValueError as exc:
-            raise ValueError(f"{name} {value!r} is not an ISO date or date/time such as 2026-01-31") from exc
+            raise FilterError(f"{name} {value!r} is not an ISO date or date/time such as 2026-01-31") from exc
     raise TypeError(f"{name} must be a datetime, a date or ISO text, got {type(value).__name__}")
 
 
@@ -119,9 +121,9 @@ class StudyFilter:
 
     Raises
     ------
-    ValueError
-        For a period that ends before it starts, a bound that is not a date, or a patient group that cannot be
-        parsed.
+    FilterError
+        (a ValueError) For a period that ends before it starts, a bound that is not a date, or a patient group
+        that cannot be parsed.
     TypeError
         For a bound of another type, or one string given as ``rooms`` / ``standard_names``.
 
@@ -143,7 +145,8 @@ class StudyFilter:
     def __post_init__(self) -> None:
         start, end = _when("start", self.start), _when("end", self.end)
         if start is not None and end is not None and end < start:
-            raise ValueError(f"period end {end} is before its start {start}")
+            raise FilterError(f"period end {end} is before its start {start}: give the first day of the period "
+                              "as start and the first day after it as end")
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
         object.__setattr__(self, "rooms", _names("rooms", self.rooms))

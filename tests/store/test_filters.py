@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from dmslab.analysis import stats
+from dmslab.errors import FilterError
 from dmslab.store import (
     METRICS,
     PatientBand,
@@ -183,13 +184,27 @@ def test_the_analysis_filters_are_the_store_filter():
 
 
 @pytest.mark.parametrize(("kwargs", "error", "says"), [
-    ({"start": "2026-02-01", "end": "2026-01-01"}, ValueError, "before its start"),
-    ({"start": "first of May"}, ValueError, "not an ISO date"),
+    ({"start": "2026-02-01", "end": "2026-01-01"}, FilterError, "before its start"),
+    ({"start": "first of May"}, FilterError, "not an ISO date"),
     ({"end": 20260101}, TypeError, "end must be a datetime"),
     ({"rooms": "CT1"}, TypeError, "not one string"),
     ({"standard_names": "CT Head"}, TypeError, "not one string"),
-    ({"patient_group": "children"}, ValueError, "expected 'adult'"),
+    ({"patient_group": "children"}, FilterError, "expected 'adult'"),
 ])
 def test_bad_filters_are_refused_with_a_reason(kwargs, error, says):
     with pytest.raises(error, match=says):
         StudyFilter(**kwargs)
+
+
+def test_dmslab_audit_refuses_a_bad_filter_in_one_line(tmp_path, capsys):
+    """The CLI's filters are this class: a bad one is one line naming what to give, not a traceback."""
+    from dmslab.cli import main
+    from dmslab.store import Store
+
+    url = f"sqlite:///{tmp_path / 'dmslab.sqlite'}"
+    Store(url).close()
+    for args, says in ((["--period-start", "2026-02-01", "--period-end", "2026-01-01"], "before its start"),
+                       (["--patient-group", "children"], "expected 'adult'")):
+        assert main(["audit", "--database-url", url, *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("dmslab: error: ") and says in err and "Traceback" not in err, err
