@@ -19,6 +19,7 @@ __all__ = [
     "DicomStructureError",
     "DmslabError",
     "DmslabWarning",
+    "FilterError",
     "InboxFullError",
     "IngestError",
     "KeyMissingError",
@@ -40,6 +41,11 @@ class DmslabError(Exception):
 
 class ConfigError(DmslabError, ValueError):
     """A setting has a value that is not allowed; the message lists what is allowed."""
+
+
+class FilterError(DmslabError, ValueError):
+    """A study filter that selects nothing meaningful: a period that ends before it starts, a bound that is not a
+    date, a patient group that is neither ``adult`` nor a paediatric band; the message says what to give."""
 
 
 class KeyMissingError(DmslabError):

@@ -50,7 +50,7 @@ def exam_series(store: Store, *, modality: str = "CT", rooms: list[str] | None =
         DAP in Gy·m², AGD in mGy) and the size: ``weight_kg``, ``height_m`` (Patient's Weight/Size) and, for
         CT, ``dw_cm`` (mean water-equivalent diameter of the dose-bearing events, when the scanner reports it).
     """
-    where = StudyFilter(start, end, modality, tuple(rooms) if rooms else None,
+    where = StudyFilter(start=start, end=end, modality=modality, rooms=tuple(rooms) if rooms else None,
                         include_non_patient=include_non_patient)
     df = exam_metrics(store, where, protocol_field=protocol_field)
     df["study_datetime"] = pd.to_datetime(df["study_datetime"])

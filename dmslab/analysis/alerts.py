@@ -24,7 +24,7 @@ from dmslab._mail import send_email
 from dmslab.analysis._alert_rules import PSD_COLUMN, AlertConfig, AlertRule, default_alert_config, load_alert_config
 from dmslab.analysis.drl import drl_references, load_drls, map_ct_protocol
 from dmslab.config import SmtpSettings
-from dmslab.store import Store, alert_metrics, alerts, mark_notified, raise_alerts, unsent_alerts
+from dmslab.store import Store, StudyFilter, alert_metrics, alerts, mark_notified, raise_alerts, unsent_alerts
 from dmslab.store import acknowledge_alert as _acknowledge
 
 __all__ = ["AlertConfig", "AlertRule", "AlertRun", "acknowledge_alert", "default_alert_config",
@@ -61,7 +61,8 @@ def study_metrics(store: Store, modalities: list[str] | None = None, *,
     all missing (NaN), so peak-skin-dose rules raise nothing. Studies that are not patient exams
     (``study.exclusion_reason``: QA, phantoms) are left out unless ``include_non_patient``.
     """
-    df = alert_metrics(store, modalities, include_non_patient=include_non_patient, optional_columns=(PSD_COLUMN,))
+    df = alert_metrics(store, StudyFilter(include_non_patient=include_non_patient), modalities=modalities,
+                       optional_columns=(PSD_COLUMN,))
     df["study_datetime"] = pd.to_datetime(df["study_datetime"])
     df[PSD_COLUMN] = pd.to_numeric(df[PSD_COLUMN], errors="coerce").astype(float)
     return df

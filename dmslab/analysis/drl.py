@@ -179,7 +179,7 @@ def drl_references(drl_set: str = "UK", *, patient_group: str = "adult", store: 
         ["standard_name", "metric"]).reset_index(drop=True)
 
 
-def drl_audit(store: Store, *, drl_set: str = "UK", filters: Filters = Filters(),  # noqa: B008
+def drl_audit(store: Store, *, drl_set: str = "UK", filters: Filters = Filters(),
               by: str = "room", min_n: int = MIN_N, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Typical values (median per room or facility × standard name) against the DRL, at each metric's level.
 
@@ -216,7 +216,7 @@ def drl_audit(store: Store, *, drl_set: str = "UK", filters: Filters = Filters()
     return out[cols].sort_values([by, "standard_name", "metric"]).reset_index(drop=True)
 
 
-def derive_local_drls(store: Store, *, filters: Filters = Filters(), by: str = "room",  # noqa: B008
+def derive_local_drls(store: Store, *, filters: Filters = Filters(), by: str = "room",
                       min_n: int = MIN_N, percentile: float = 75.0) -> pd.DataFrame:
     """Local DRLs: the ``percentile`` (default 75th, ICRP 135) of the room (or facility) medians.
 
@@ -273,7 +273,7 @@ def local_drls(store: Store) -> pd.DataFrame:
 
 
 def study_exceedances(store: Store, *, drl_set: str = "UK", metric: str = "dlp_mgycm", factor: float = 1.0,
-                      filters: Filters = Filters()) -> pd.DataFrame:  # noqa: B008
+                      filters: Filters = Filters()) -> pd.DataFrame:
     """Individual exams whose per-exam ``metric`` is above ``factor`` × the DRL of their standard name.
 
     Returns ``study_uid, room, standard_name, value, drl, ratio`` sorted by ratio (largest first). A single
@@ -308,7 +308,7 @@ def _cell(value: object) -> str:
     return " ".join(str(value).split()) or "-"
 
 
-def audit_text(audit: pd.DataFrame, *, drl_set: str, filters: Filters = Filters(),  # noqa: B008
+def audit_text(audit: pd.DataFrame, *, drl_set: str, filters: Filters = Filters(),
                by: str = "room", min_n: int = MIN_N) -> str:
     """:func:`drl_audit`'s table as aligned text: a heading with what was audited, then one line per row.
 

@@ -2,8 +2,8 @@
 
 Where the work happens
 ----------------------
-This module holds no SQL: the studies are described by :class:`Filters`, turned into a
-:class:`dmslab.store.Selection`, and read through the store's query functions (:mod:`dmslab.store._aggregate`,
+This module holds no SQL: the studies are described by :class:`Filters` (the store's own
+:class:`dmslab.store.StudyFilter`) and read through the store's query functions (:mod:`dmslab.store._aggregate`,
 :mod:`dmslab.store._columnar`). The engines of :func:`summaries`:
 
 * ``"copy"``: the store's **columnar copy** (Arrow chunks kept in the database, re-packed after writes; changed
@@ -26,10 +26,8 @@ view, ``total_dap_gym2`` / ``total_rp_dose_gy`` / ``fluoro_time_s`` per RF/XA ex
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -40,12 +38,11 @@ from dmslab.store import (
     METRICS,
     Metric,
     MetricData,
-    Selection,
     Store,
+    StudyFilter,
     fast_source,
     has_median_aggregate,
     metric_data,
-    patient_band,
     sql_summary,
 )
 from dmslab.store import exam_counts as _exam_counts
@@ -61,35 +58,8 @@ logger = logging.getLogger(__name__)
 ENGINES = ("auto", "copy", "columnar", "sql")
 
 
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """Which studies to include: ``[start, end)`` (study date/time), modality, rooms, standard names, patients.
-
-    ``patient_group`` is ``None`` (all), ``"adult"`` (age ≥ 18 a, or age unknown) or a paediatric band
-    such as ``"paediatric age 1-5 years"`` / ``"paediatric weight 15-30 kg"`` (see
-    :func:`dmslab.store.patient_band`).
-
-    Studies that are not patient exams (``study.exclusion_reason`` set at ingest: Quality Control Image,
-    phantom or QA names of the ``not_patient_patterns`` setting) are left out unless ``include_non_patient``.
-    """
-
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
-    modality: str | None = None
-    rooms: tuple[str, ...] | None = None
-    standard_names: tuple[str, ...] | None = None
-    patient_group: str | None = None
-    include_non_patient: bool = False
-
-    def selection(self) -> Selection:
-        """These filters as the store's :class:`~dmslab.store.Selection` (the patient group as its bounds)."""
-        adult, age, weight = None, None, None
-        if self.patient_group:
-            b = patient_band(self.patient_group)
-            adult, age, weight = b.adult, b.age, b.weight
-        return Selection(start=self.start, end=self.end, modality=self.modality, rooms=self.rooms,
-                         standard_names=self.standard_names, adult=adult, age=age, weight=weight,
-                         include_non_patient=self.include_non_patient)
+#: Which studies to include: the store's one typed filter (:class:`dmslab.store.StudyFilter`, the same class).
+Filters = StudyFilter
 
 
 def _check(metric: str, by: Sequence[str]) -> Metric:
@@ -102,9 +72,9 @@ def _check(metric: str, by: Sequence[str]) -> Metric:
 
 
 def metric_values(store: Store, metric: str, *, by: Sequence[str] = ("room", "standard_name"),
-                  filters: Filters = Filters(), extra: Sequence[str] = ()) -> pd.DataFrame:
+                  filters: Filters = StudyFilter(), extra: Sequence[str] = ()) -> pd.DataFrame:
     """The narrow rows ``by + value`` (plus ``extra`` study columns such as ``study_uid``) of one metric."""
-    return _metric_values(store, _check(metric, by), by=by, selection=filters.selection(), extra=extra)
+    return _metric_values(store, _check(metric, by), by=by, selection=filters, extra=extra)
 
 
 def _group_stats(codes: np.ndarray, values: np.ndarray, levels: np.ndarray | None) -> pd.DataFrame:
@@ -181,7 +151,7 @@ def _grouped(store: Store, metrics: Sequence[str], by: Sequence[str], filters: F
     keys = [k for k in by if k not in (*EQUIPMENT_DIMS, "month")]
     if drl and "standard_name" not in keys:
         keys.append("standard_name")
-    data = metric_data(store, mets, keys, filters.selection(), source=source)
+    data = metric_data(store, mets, keys, filters, source=source)
     group, groups = _study_groups(data, by)
     out = {}
     for met in mets:
@@ -205,7 +175,7 @@ def _sql_summary(store: Store, metric: str, by: Sequence[str], filters: Filters,
                  drl: Mapping[str, float] | None) -> pd.DataFrame:
     """In the database: PostgreSQL percentile_cont; SQLite (no median aggregate) a narrow read + pandas."""
     if has_median_aggregate(store):
-        return sql_summary(store, METRICS[metric], by, filters.selection(), drl)
+        return sql_summary(store, METRICS[metric], by, filters, drl)
     extra = ["standard_name"] if drl is not None and "standard_name" not in by else []
     df = metric_values(store, metric, by=[*by, *extra], filters=filters)
     out = _summarise_pandas(df, by)
@@ -227,7 +197,7 @@ def _engine(store: Store, engine: str, per_event_protocol: bool) -> str:
 
 
 def summaries(store: Store, metrics: Sequence[str], *, by: Sequence[str] = ("room", "standard_name"),
-              filters: Filters = Filters(), drl: Mapping[str, Mapping[str, float]] | None = None,
+              filters: Filters = StudyFilter(), drl: Mapping[str, Mapping[str, float]] | None = None,
               engine: str = "auto") -> dict[str, pd.DataFrame]:
     """n, median, mean, min, max, SD (sample) of each metric per group; ``n_above`` for metrics in ``drl``.
 
@@ -262,7 +232,7 @@ def summaries(store: Store, metrics: Sequence[str], *, by: Sequence[str] = ("roo
 
 
 def summary(store: Store, metric: str, *, by: Sequence[str] = ("room", "standard_name"),
-            filters: Filters = Filters(), drl: Mapping[str, float] | None = None,
+            filters: Filters = StudyFilter(), drl: Mapping[str, float] | None = None,
             engine: str = "auto") -> pd.DataFrame:
     """One metric of :func:`summaries` (``drl`` is standard name → level for this metric)."""
     return summaries(store, [metric], by=by, filters=filters, drl={metric: drl} if drl is not None else None,
@@ -270,20 +240,20 @@ def summary(store: Store, metric: str, *, by: Sequence[str] = ("room", "standard
 
 
 def monthly_medians(store: Store, metric: str, *, by: Sequence[str] = ("room", "standard_name"),
-                    filters: Filters = Filters(), engine: str = "auto") -> pd.DataFrame:
+                    filters: Filters = StudyFilter(), engine: str = "auto") -> pd.DataFrame:
     """Time series of monthly medians (``month`` = ``YYYY-MM``) of ``metric`` per group, with n."""
     out = summary(store, metric, by=[*by, "month"], filters=filters, engine=engine)
     return out[[*by, "month", "n", "median"]]
 
 
 def exam_counts(store: Store, *, by: Sequence[str] = ("modality", "room", "standard_name"),
-                filters: Filters = Filters()) -> pd.DataFrame:
+                filters: Filters = StudyFilter()) -> pd.DataFrame:
     """Number of studies per group (SQL ``GROUP BY``), column ``n_exams``."""
     _check("dlp_mgycm", by)
-    return _exam_counts(store, by=by, selection=filters.selection())
+    return _exam_counts(store, by=by, selection=filters)
 
 
-def workload(store: Store, *, filters: Filters = Filters()) -> pd.DataFrame:
+def workload(store: Store, *, filters: Filters = StudyFilter()) -> pd.DataFrame:
     """Exams per ISO weekday (1 = Monday … 7 = Sunday) × hour of day (0-23), counted in the database.
 
     Returns
@@ -291,7 +261,7 @@ def workload(store: Store, *, filters: Filters = Filters()) -> pd.DataFrame:
     DataFrame
         ``weekday, weekday_name, hour, n_exams`` (only non-empty cells).
     """
-    out = _workload_counts(store, selection=filters.selection())
+    out = _workload_counts(store, selection=filters)
     names = dict(enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], start=1))
     out.insert(1, "weekday_name", out["weekday"].map(names))
     return out

@@ -3,7 +3,8 @@ layer reads and writes through (no SQL outside this package). Never imports pydi
 
 The analysis layer reads dose metrics through :func:`metric_data` (columnar copy or row tables),
 :func:`metric_values`, :func:`sql_summary`, :func:`exam_counts` and :func:`workload_counts`, with the
-studies described by a :class:`Selection`.
+studies described by a :class:`StudyFilter`, the one typed filter of every query here (study rows, exams, alert
+metrics, metric values, summaries, counts; ``Selection`` and ``dmslab.analysis.Filters`` are the same class).
 """
 
 from dmslab.store._aggregate import (
@@ -21,7 +22,7 @@ from dmslab.store._aggregate import (
 )
 from dmslab.store._alerts import acknowledge_alert, alerts, mark_notified, raise_alerts, unsent_alerts
 from dmslab.store._columnar import fast_source, metric_data
-from dmslab.store._filters import PatientBand, StudyFilter, patient_band
+from dmslab.store._filters import PatientBand, StudyFilter, patient_band, room_expr
 from dmslab.store._migrate import migrate
 from dmslab.store._naming import (
     NamedStudy,
@@ -34,17 +35,17 @@ from dmslab.store._naming import (
 from dmslab.store._runs import insert_pipeline_run, pipeline_runs, update_pipeline_run
 from dmslab.store._sources import DATABASE_ERRORS, UNAVAILABLE_ERRORS, held_sop_instance_uids, source_status_counts
 from dmslab.store._store import Rejection, Store, WriteSummary
-from dmslab.store._studies import PROTOCOL_FIELDS, alert_metrics, exam_metrics, study_span
+from dmslab.store._studies import PROTOCOL_FIELDS, STUDY_COLUMNS, alert_metrics, exam_metrics, studies, study_span
 from dmslab.store._url import absolute_url, masked_url
 from dmslab.store.schema import metadata
 
 __all__ = [
     "DATABASE_ERRORS", "DIMENSIONS", "EQUIPMENT_DIMS", "METRICS", "Metric", "MetricData", "NamedStudy",
-    "PROTOCOL_FIELDS", "PatientBand", "Rejection", "Selection", "Store", "StudyFilter", "UNAVAILABLE_ERRORS",
-    "WriteSummary", "absolute_url", "acknowledge_alert", "alert_metrics", "alerts", "exam_counts",
+    "PROTOCOL_FIELDS", "PatientBand", "Rejection", "STUDY_COLUMNS", "Selection", "Store", "StudyFilter",
+    "UNAVAILABLE_ERRORS", "WriteSummary", "absolute_url", "acknowledge_alert", "alert_metrics", "alerts", "exam_counts",
     "exam_metrics", "fast_source", "has_median_aggregate", "held_sop_instance_uids", "insert_pipeline_run",
     "mark_notified", "masked_url", "metadata", "metric_data", "metric_values", "migrate", "naming_rules",
-    "patient_band", "pipeline_runs", "raise_alerts", "replace_naming_rules", "set_standard_names",
-    "source_status_counts", "sql_summary", "stored_study_features", "study_span",
+    "patient_band", "pipeline_runs", "raise_alerts", "replace_naming_rules", "room_expr", "set_standard_names",
+    "source_status_counts", "sql_summary", "stored_study_features", "studies", "study_span",
     "unmapped_local_names", "unsent_alerts", "update_pipeline_run", "workload_counts",
 ]

@@ -1,8 +1,8 @@
 """Dose metrics read from the row tables: typed selections, narrow reads, grouped counts and SQL aggregates.
 
-The analysis layer never writes SQL: it describes *which studies* with a :class:`Selection` and *what* with a
-:class:`Metric` and calls the functions here (or :func:`dmslab.store.metric_data`, the columnar fast path of
-:mod:`dmslab.store._columnar`). Everything that depends on the SQL dialect lives in this module:
+The analysis layer never writes SQL: it describes *which studies* with a :class:`~dmslab.store.StudyFilter`
+and *what* with a :class:`Metric` and calls the functions here (or :func:`dmslab.store.metric_data`, the columnar
+fast path of :mod:`dmslab.store._columnar`). Everything that depends on the SQL dialect lives in this module:
 
 * month keys (SQLite stores SQLAlchemy datetimes as ISO text: ``substr`` is cheaper than ``strftime``;
   PostgreSQL ``to_char`` / ``extract``);
@@ -14,7 +14,6 @@ The analysis layer never writes SQL: it describes *which studies* with a :class:
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,12 +22,13 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from dmslab.store._filters import StudyFilter, room_expr
 from dmslab.store.schema import table
 
 if TYPE_CHECKING:
     from dmslab.store._store import Store
 
-__all__ = ["DIMENSIONS", "EQUIPMENT_DIMS", "METRICS", "Metric", "MetricData", "Selection", "exam_counts",
+__all__ = ["DIMENSIONS", "EQUIPMENT_DIMS", "METRICS", "Metric", "MetricData", "Selection", "StudyFilter", "exam_counts",
            "has_median_aggregate", "metric_values", "rows_metric_data", "sql_summary", "workload_counts"]
 
 
@@ -60,24 +60,8 @@ DIMENSIONS = ("room", "facility", "device", "modality", "standard_name", "study_
 EQUIPMENT_DIMS = ("room", "facility", "device")
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """Which studies: ``[start, end)`` on the study date/time, modality, rooms, standard names, a patient group.
-
-    The patient group is given by its bounds: ``adult=None`` (everyone), ``True`` (age ≥ 18 a or unknown) or
-    ``False`` (age < 18 a, within ``age`` [a) and ``weight`` [kg) when given, lower bounds inclusive).
-    Studies with ``exclusion_reason`` set (QA, phantoms) are left out unless ``include_non_patient``.
-    """
-
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
-    modality: str | None = None
-    rooms: tuple[str, ...] | None = None
-    standard_names: tuple[str, ...] | None = None
-    adult: bool | None = None
-    age: tuple[float, float] | None = None
-    weight: tuple[float, float] | None = None
-    include_non_patient: bool = False
+#: The name the aggregate functions gave :class:`StudyFilter` (the same class, no conversion).
+Selection = StudyFilter
 
 
 def _dialect(store: Store) -> str:
@@ -87,12 +71,6 @@ def _dialect(store: Store) -> str:
 def has_median_aggregate(store: Store) -> bool:
     """Whether the database computes medians itself (PostgreSQL ``percentile_cont``; SQLite has none)."""
     return _dialect(store) == "postgresql"
-
-
-def room_expr() -> sa.ColumnElement[Any]:
-    """The room of a study's equipment, as filters match it (``None`` without equipment)."""
-    eq = table("equipment")
-    return sa.func.coalesce(eq.c.room, eq.c.station_name, eq.c.display_name)
 
 
 def equipment_dims() -> dict[str, sa.ColumnElement[Any]]:
@@ -115,42 +93,11 @@ def _dims(store: Store, metric: Metric | None) -> dict[str, sa.ColumnElement[Any
             "study_description": st.c.study_description, "protocol": proto, "month": month}
 
 
-def _where(sel: Selection) -> list[sa.ColumnElement[bool]]:
-    st = table("study")
-    out: list[sa.ColumnElement[bool]] = []
-    if not sel.include_non_patient:
-        out.append(st.c.exclusion_reason.is_(None))
-    if sel.start is not None:
-        out.append(st.c.study_datetime >= sel.start)
-    if sel.end is not None:
-        out.append(st.c.study_datetime < sel.end)
-    if sel.modality:
-        out.append(st.c.modality == sel.modality)
-    if sel.rooms:
-        out.append(room_expr().in_(list(sel.rooms)))
-    if sel.standard_names:
-        out.append(st.c.standard_name.in_(list(sel.standard_names)))
-    return out + _patient_group(sel)
-
-
-def _patient_group(sel: Selection) -> list[sa.ColumnElement[bool]]:
-    st = table("study")
-    if sel.adult is None:
-        return []
-    if sel.adult:
-        return [sa.or_(st.c.age_years.is_(None), st.c.age_years >= 18)]
-    out = [st.c.age_years < 18]
-    for col, bounds in ((st.c.age_years, sel.age), (st.c.weight_kg, sel.weight)):
-        if bounds is not None:
-            out += [col >= bounds[0], col < bounds[1]]
-    return out
-
-
-def _select(metric: Metric, cols: Sequence[sa.ColumnElement[Any]], sel: Selection) -> sa.Select[Any]:
+def _select(metric: Metric, cols: Sequence[sa.ColumnElement[Any]], sel: StudyFilter) -> sa.Select[Any]:
     st, eq = table("study"), table("equipment")
     src = st.outerjoin(eq, st.c.equipment_id == eq.c.id)
     value = getattr(table(metric.table).c, metric.column)
-    conds = [value.is_not(None), st.c.modality == metric.modality, *_where(sel)]
+    conds = [value.is_not(None), st.c.modality == metric.modality, *sel.conditions()]
     if metric.level == "event":
         ev = table(metric.table)
         src = src.join(ev, ev.c.study_id == st.c.id)
@@ -163,7 +110,7 @@ def _not_localizer(ev: sa.Table) -> sa.ColumnElement[bool]:
     return sa.or_(ev.c.acquisition_type.is_(None), ev.c.acquisition_type != "constant_angle")
 
 
-def metric_values(store: Store, metric: Metric, *, by: Sequence[str], selection: Selection = Selection(),
+def metric_values(store: Store, metric: Metric, *, by: Sequence[str], selection: StudyFilter = StudyFilter(),
                   extra: Sequence[str] = ()) -> pd.DataFrame:
     """The narrow rows ``by + extra + [value]`` of one metric (``extra``: study columns such as ``study_uid``)."""
     dims = _dims(store, metric)
@@ -261,7 +208,7 @@ def equipment_labels(store: Store) -> tuple[pd.DataFrame, dict[str, str]]:
 
 
 def rows_metric_data(store: Store, metrics: Sequence[Metric], keys: Sequence[str],
-                     selection: Selection) -> MetricData:
+                     selection: StudyFilter) -> MetricData:
     """:class:`MetricData` read from the row tables (narrow reads, through Arrow when ADBC is installed)."""
     st, eq = table("study"), table("equipment")
     dims = _dims(store, None)
@@ -269,7 +216,7 @@ def rows_metric_data(store: Store, metrics: Sequence[Metric], keys: Sequence[str
             _month_int(store).label("_month"), *[dims[k].label(k) for k in keys],
             *[getattr(st.c, m.column).label(m.name) for m in metrics if m.level == "study"]]
     q = (sa.select(*cols).select_from(st.outerjoin(eq, st.c.equipment_id == eq.c.id))
-         .where(st.c.modality.in_(sorted({m.modality for m in metrics})), *_where(selection)))
+         .where(st.c.modality.in_(sorted({m.modality for m in metrics})), *selection.conditions()))
     studies = read_fast(store, q)
     sids = studies["_sid"].to_numpy(dtype=np.int64)
     events = {m.name: _event_values(store, m, sids) for m in metrics if m.level == "event"}
@@ -290,7 +237,7 @@ def _event_values(store: Store, met: Metric, sids: np.ndarray) -> tuple[np.ndarr
     return df["study_id"].to_numpy(dtype=np.int64), df["value"].to_numpy(dtype=float)
 
 
-def sql_summary(store: Store, metric: Metric, by: Sequence[str], selection: Selection,
+def sql_summary(store: Store, metric: Metric, by: Sequence[str], selection: StudyFilter,
                 levels: Mapping[str, float] | None) -> pd.DataFrame:
     """PostgreSQL: n, median (``percentile_cont``), mean, min, max, SD per group in the database; ``n_above``
     (values above the level of their standard name) when ``levels`` is given."""
@@ -310,18 +257,18 @@ def sql_summary(store: Store, metric: Metric, by: Sequence[str], selection: Sele
     return out.astype({c: float for c in ("median", "mean", "min", "max", "sd")})
 
 
-def exam_counts(store: Store, *, by: Sequence[str], selection: Selection = Selection()) -> pd.DataFrame:
+def exam_counts(store: Store, *, by: Sequence[str], selection: StudyFilter = StudyFilter()) -> pd.DataFrame:
     """Number of studies per group (SQL ``GROUP BY``), column ``n_exams``."""
     st, eq = table("study"), table("equipment")
     dims = _dims(store, None)
     keys = [dims[b].label(b) for b in by]
     q = (sa.select(*keys, sa.func.count(st.c.id).label("n_exams"))
          .select_from(st.outerjoin(eq, st.c.equipment_id == eq.c.id))
-         .where(*_where(selection)).group_by(*keys).order_by(*keys))
+         .where(*selection.conditions()).group_by(*keys).order_by(*keys))
     return store.read(q)
 
 
-def workload_counts(store: Store, *, selection: Selection = Selection()) -> pd.DataFrame:
+def workload_counts(store: Store, *, selection: StudyFilter = StudyFilter()) -> pd.DataFrame:
     """Studies per ISO weekday (1 = Monday … 7 = Sunday) × hour (0-23): ``weekday, hour, n_exams``."""
     st, eq = table("study"), table("equipment")
     t = st.c.study_datetime
@@ -335,5 +282,5 @@ def workload_counts(store: Store, *, selection: Selection = Selection()) -> pd.D
         hr = sa.cast(sa.func.strftime("%H", t), sa.Integer)
     q: sa.Select[Any] = (sa.select(wd.label("weekday"), hr.label("hour"), sa.func.count(st.c.id).label("n_exams"))
                          .select_from(st.outerjoin(eq, st.c.equipment_id == eq.c.id))
-                         .where(t.is_not(None), *_where(selection)).group_by(wd, hr).order_by(wd, hr))
+                         .where(t.is_not(None), *selection.conditions()).group_by(wd, hr).order_by(wd, hr))
     return store.read(q).astype({"weekday": int, "hour": int, "n_exams": int})

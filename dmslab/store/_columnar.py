@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from dmslab.store._aggregate import METRICS, Metric, MetricData, Selection, equipment_labels, room_expr
+from dmslab.store._aggregate import METRICS, Metric, MetricData, equipment_labels
+from dmslab.store._filters import PatientBand, StudyFilter, room_expr
 from dmslab.store.schema import table
 
 if TYPE_CHECKING:
@@ -211,8 +212,8 @@ def _read_kinds(conn: sa.Connection, columns: Mapping[str, Sequence[str]]) -> di
     return out
 
 
-def _mask(st: pd.DataFrame, sel: Selection, modalities: Sequence[str], rooms: np.ndarray | None) -> np.ndarray:
-    """The SQL conditions of :func:`dmslab.store._aggregate._where` on the copied study columns."""
+def _mask(st: pd.DataFrame, sel: StudyFilter, modalities: Sequence[str], rooms: np.ndarray | None) -> np.ndarray:
+    """The SQL conditions of :meth:`StudyFilter.conditions` on the copied study columns."""
     keep = st["modality"].isin(list(modalities)).to_numpy().copy()
     if not sel.include_non_patient:
         keep &= ~st["excluded"].to_numpy(dtype=bool)
@@ -227,19 +228,19 @@ def _mask(st: pd.DataFrame, sel: Selection, modalities: Sequence[str], rooms: np
         keep &= st["equipment_id"].isin(rooms).to_numpy()
     if sel.standard_names:
         keep &= st["standard_name"].isin(list(sel.standard_names)).to_numpy()
-    if sel.adult is not None:
-        keep &= _patient_group(st, sel)
+    if (band := sel.band) is not None:
+        keep &= _patient_group(st, band)
     return keep
 
 
-def _patient_group(st: pd.DataFrame, sel: Selection) -> np.ndarray:
+def _patient_group(st: pd.DataFrame, band: PatientBand) -> np.ndarray:
     """SQL's null semantics: an unknown age counts as adult, never as paediatric; an unknown weight never."""
     age, weight = st["age_years"].to_numpy(dtype=float), st["weight_kg"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
-        if sel.adult:
+        if band.adult:
             return np.isnan(age) | (age >= 18)
         keep = age < 18
-        for col, bounds in ((age, sel.age), (weight, sel.weight)):
+        for col, bounds in ((age, band.age), (weight, band.weight)):
             if bounds is not None:
                 keep &= (col >= bounds[0]) & (col < bounds[1])
     return keep
@@ -257,12 +258,12 @@ _KEY_COLUMN = {"modality": "modality", "standard_name": "standard_name", "study_
                "protocol": "study_description"}
 
 
-def _columns(metrics: Sequence[Metric], keys: Sequence[str], sel: Selection) -> dict[str, list[str]]:
+def _columns(metrics: Sequence[Metric], keys: Sequence[str], sel: StudyFilter) -> dict[str, list[str]]:
     """The copied columns a query needs (fewer columns: less memory)."""
     study = ["id", "modality", "equipment_id", "dt", "excluded", *{_KEY_COLUMN[k] for k in keys}]
     if sel.standard_names:
         study.append("standard_name")
-    if sel.adult is not None:
+    if sel.patient_group:
         study += ["age_years", "weight_kg"]
     study += [m.column for m in metrics if m.level == "study"]
     out = {"study": list(dict.fromkeys(study))}
@@ -273,7 +274,7 @@ def _columns(metrics: Sequence[Metric], keys: Sequence[str], sel: Selection) -> 
 
 
 def columnar_metric_data(store: Store, metrics: Sequence[Metric], keys: Sequence[str],
-                         selection: Selection) -> MetricData:
+                         selection: StudyFilter) -> MetricData:
     """:class:`MetricData` from the copy (dirty chunks from the row tables), as :func:`rows_metric_data`."""
     with store.engine.connect() as conn:
         _begin_snapshot(conn)
@@ -316,7 +317,7 @@ def fast_source(store: Store) -> str | None:
     return "rows"
 
 
-def metric_data(store: Store, metrics: Sequence[Metric], keys: Sequence[str], selection: Selection, *,
+def metric_data(store: Store, metrics: Sequence[Metric], keys: Sequence[str], selection: StudyFilter, *,
                 source: str = "auto") -> MetricData:
     """The studies and metric values of ``selection``: ``source="copy"`` the columnar copy (its dirty chunks
     from the row tables), ``"rows"`` the row tables (through Arrow when ADBC is installed), ``"auto"`` the

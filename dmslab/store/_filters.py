@@ -1,18 +1,21 @@
-"""Typed filters of the store's study queries: period, modality, rooms, patient group, non-patient studies."""
+"""The one typed filter of the store's queries (:class:`StudyFilter`: period, modality, rooms, standard names,
+patient group, non-patient studies) and the one parser of patient groups (:func:`patient_band`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
+from dmslab.errors import FilterError
 from dmslab.store.schema import table
 
-__all__ = ["PatientBand", "StudyFilter", "patient_band"]
+__all__ = ["PatientBand", "StudyFilter", "patient_band", "room_expr"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +40,16 @@ def patient_band(group: str) -> PatientBand:
 
     Raises
     ------
-    ValueError
-        For a label that is neither.
+    FilterError
+        (a ValueError) For a label that is neither.
     """
     g = group.strip().lower()
     if g.startswith("adult"):
         return PatientBand(True)
     m = _BAND.match(g)
     if not m:
-        raise ValueError(f"patient group {group!r}: expected 'adult' or 'paediatric age|weight A-B unit'")
+        raise FilterError(f"patient group {group!r}: expected 'adult' or 'paediatric age|weight A-B unit' "
+                          "(e.g. 'paediatric age 1-5 years', 'paediatric weight <5 kg')")
     kind, op, one, lo, hi, unit = m.groups()
     if op == "<":
         rng = (0.0, float(one))
@@ -59,69 +63,126 @@ def patient_band(group: str) -> PatientBand:
     return PatientBand(False, weight=rng)
 
 
-def _when(value: Any) -> dt.datetime | None:
-    return None if value is None or value == "" else pd.Timestamp(value).to_pydatetime()
+def _when(name: str, value: object) -> dt.datetime | None:
+    """A period bound as a datetime: ``None`` or ``""`` open, a datetime, a date (its midnight) or ISO text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return pd.Timestamp(value).to_pydatetime()
+        except ValueError as exc:
+            raise FilterError(f"{name} {value!r} is not an ISO date or date/time such as 2026-01-31") from exc
+    raise TypeError(f"{name} must be a datetime, a date or ISO text, got {type(value).__name__}")
+
+
+def _names(name: str, value: Iterable[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # tuple("CT1") would be ("C", "T", "1")
+        raise TypeError(f"{name} must be a sequence of names such as ({value!r},), not one string")
+    return tuple(value)
+
+
+def room_expr() -> sa.ColumnElement[Any]:
+    """The room of a study's equipment as every query shows and filters it: ``equipment.room``, else the
+    station name, else the display name (``None`` without equipment)."""
+    eq = table("equipment")
+    return sa.func.coalesce(eq.c.room, eq.c.station_name, eq.c.display_name)
 
 
 @dataclass(frozen=True, slots=True)
 class StudyFilter:
-    """Which studies a query includes.
+    """Which studies a query includes: the one typed filter of every store query (study rows, exams, alert
+    metrics, metric values, summaries, counts, the columnar copy) and of the analysis layer
+    (``dmslab.analysis.stats.Filters`` is this class).
 
     Parameters
     ----------
-    period_start, period_end
-        ``period_start <= study_datetime < period_end`` (end exclusive); datetimes or ISO strings, ``None``: open.
+    start, end
+        ``start <= study_datetime < end`` (end exclusive); datetimes, dates or ISO text (stored as datetimes),
+        ``None``: open.
     modality
         One modality (``CT``, ``DX``, ``MG``, ``RF``, ``NM``); ``None``: all.
     rooms
-        Only these rooms (``equipment.room``, else the station name); ``None`` or empty: all.
+        Only these rooms (:func:`room_expr`: ``equipment.room``, else the station name); ``None`` or empty: all.
+    standard_names
+        Only studies with one of these standard names; ``None`` or empty: all.
     patient_group
-        ``None`` (all), ``"adult"`` or a paediatric band (see :func:`patient_band`).
+        ``None`` (all), ``"adult"`` (age >= 18 a, or age unknown) or a paediatric band such as
+        ``"paediatric age 1-5 years"`` / ``"paediatric weight 15-30 kg"``, parsed by :func:`patient_band`
+        (:attr:`band`).
     include_non_patient
-        Also studies that are not patient exams (``study.exclusion_reason``: QA, phantoms).
+        Also studies that are not patient exams (``study.exclusion_reason`` set at ingest: Quality Control
+        Image, phantom or QA names of the ``not_patient_patterns`` setting).
 
     Raises
     ------
-    ValueError
-        For a period that ends before it starts or a patient group that cannot be parsed.
+    FilterError
+        (a ValueError) For a period that ends before it starts, a bound that is not a date, or a patient group
+        that cannot be parsed.
+    TypeError
+        For a bound of another type, or one string given as ``rooms`` / ``standard_names``.
+
+    Examples
+    --------
+    >>> f = StudyFilter(start="2026-01-01", end="2026-02-01", rooms=["CT1"], patient_group="adult")
+    >>> f.start, f.rooms, f.band
+    (datetime.datetime(2026, 1, 1, 0, 0), ('CT1',), PatientBand(adult=True, age=None, weight=None))
     """
 
-    period_start: dt.datetime | str | None = None
-    period_end: dt.datetime | str | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
     modality: str | None = None
     rooms: tuple[str, ...] | None = None
+    standard_names: tuple[str, ...] | None = None
     patient_group: str | None = None
     include_non_patient: bool = False
 
     def __post_init__(self) -> None:
-        start, end = _when(self.period_start), _when(self.period_end)
+        start, end = _when("start", self.start), _when("end", self.end)
         if start is not None and end is not None and end < start:
-            raise ValueError(f"period_end {end} is before period_start {start}")
+            raise FilterError(f"period end {end} is before its start {start}: give the first day of the period "
+                              "as start and the first day after it as end")
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+        object.__setattr__(self, "rooms", _names("rooms", self.rooms))
+        object.__setattr__(self, "standard_names", _names("standard_names", self.standard_names))
         if self.patient_group:
             patient_band(self.patient_group)
-        if self.rooms is not None and not isinstance(self.rooms, tuple):
-            object.__setattr__(self, "rooms", tuple(self.rooms))
 
-    def conditions(self, room: sa.ColumnElement[Any]) -> list[sa.ColumnElement[bool]]:
-        """The WHERE conditions on ``study`` (``room``: the room expression of the query's equipment join)."""
+    @property
+    def band(self) -> PatientBand | None:
+        """The patient group's bounds (:func:`patient_band`), ``None`` for every patient."""
+        return patient_band(self.patient_group) if self.patient_group else None
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        """The WHERE conditions on ``study`` (the room through :func:`room_expr`: ``equipment`` must be
+        joined, an outer join keeps studies without equipment)."""
         st = table("study")
         out: list[sa.ColumnElement[bool]] = []
         if not self.include_non_patient:
             out.append(st.c.exclusion_reason.is_(None))
-        if (start := _when(self.period_start)) is not None:
-            out.append(st.c.study_datetime >= start)
-        if (end := _when(self.period_end)) is not None:
-            out.append(st.c.study_datetime < end)
+        if self.start is not None:
+            out.append(st.c.study_datetime >= self.start)
+        if self.end is not None:
+            out.append(st.c.study_datetime < self.end)
         if self.modality:
             out.append(st.c.modality == self.modality)
         if self.rooms:
-            out.append(room.in_(list(self.rooms)))
-        if self.patient_group:
-            out += _band_conditions(patient_band(self.patient_group))
+            out.append(room_expr().in_(list(self.rooms)))
+        if self.standard_names:
+            out.append(st.c.standard_name.in_(list(self.standard_names)))
+        if (band := self.band) is not None:
+            out += _band_conditions(band)
         return out
 
 
 def _band_conditions(b: PatientBand) -> list[sa.ColumnElement[bool]]:
+    """SQL's null semantics: an unknown age counts as adult, never as paediatric; an unknown weight never."""
     st = table("study")
     if b.adult:
         return [sa.or_(st.c.age_years.is_(None), st.c.age_years >= 18)]

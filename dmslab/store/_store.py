@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pandas as pd
 import sqlalchemy as sa
 
 from dmslab.errors import (
     DatabaseMissingError,
-    DatabaseUnavailableError,
-    DatabaseUrlError,
     SchemaOutdatedError,
     StoreBusyError,
     StoreError,
@@ -29,6 +24,16 @@ from dmslab.errors import (
 )
 from dmslab.records import DoseReport, MppsMessage, MppsRecord
 from dmslab.store._concurrency import begin_write, is_busy
+from dmslab.store._engine import (
+    WHERE,
+    create_private,
+    engine_for,
+    read_only_url,
+    sqlite_path,
+    sqlite_pragmas,
+    sqlite_readonly_pragmas,
+    unavailable,
+)
 from dmslab.store._migrate import known_revisions, migrate, schema_revisions
 from dmslab.store._mpps import link_mpps, steps_in_progress, write_mpps
 from dmslab.store._naming import name_studies
@@ -70,109 +75,6 @@ class WriteSummary:
         self.lock_wait_s += other.lock_wait_s
         for k, v in other.reasons.items():
             self.reasons[k] = self.reasons.get(k, 0) + v
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_timeout_ms: int) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")  # first: the journal_mode switch may wait for it
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
-
-
-#: Where a person sets the database URL, named in error messages.
-_WHERE = "--database-url, DMSLAB_DATABASE_URL or database_url in dmslab.toml"
-
-
-def _sqlite_readonly_pragmas(dbapi_conn: Any, _record: Any, *, busy_timeout_ms: int) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-    cur.execute("PRAGMA query_only=ON")  # a second guard beside mode=ro
-    cur.close()
-
-
-def _read_only_url(url: str) -> tuple[str, dict[str, Any]]:
-    """``url`` opened so that nothing can be written: a SQLite file as a ``mode=ro`` URI, a PostgreSQL session
-    whose transactions are read-only; the engine keyword arguments that go with it."""
-    parsed = sa.engine.make_url(_unmasked(url))
-    if parsed.get_backend_name() == "sqlite":
-        db = parsed.database
-        if db and db != ":memory:" and not db.startswith("file:"):
-            return f"sqlite:///file:{quote(str(Path(db).resolve()))}?mode=ro&uri=true", {}
-        return url, {}
-    if parsed.get_backend_name() == "postgresql":
-        return url, {"connect_args": {"options": "-c default_transaction_read_only=on"}}
-    return url, {}
-
-
-def _engine(url: str, **kwargs: Any) -> sa.Engine:
-    """An engine for ``url``; an unusable URL raises :class:`DatabaseUrlError` saying what to write instead."""
-    if url.split(":", 1)[0] in ("postgres", "postgresql+psycopg2"):
-        raise DatabaseUrlError(f"database URL scheme {url.split(':', 1)[0]}:// is not supported: write "
-                               f"postgresql+psycopg://user@host/database ({_WHERE})")
-    try:
-        return sa.create_engine(_unmasked(url), future=True, **kwargs)
-    except sa.exc.NoSuchModuleError as exc:
-        raise DatabaseUrlError(f"unknown database in URL {_masked(url)}: use sqlite:///PATH or "
-                               f"postgresql+psycopg://user@host/database ({_WHERE})") from exc
-    except sa.exc.ArgumentError as exc:
-        raise DatabaseUrlError("the database URL cannot be parsed (not shown: it may hold a password): write "
-                               f"sqlite:///PATH or postgresql+psycopg://user@host/database ({_WHERE})") from exc
-    except ImportError as exc:
-        raise DatabaseUrlError(f"the database driver {exc.name} for {_masked(url)} is not installed: for PostgreSQL "
-                               "write postgresql+psycopg://user@host/database and install dmslab's 'postgres' "
-                               "extra (pip install 'dmslab[postgres]')") from exc
-
-
-#: The password of a URL rendered with ``hide_password=True``.
-_MASK = "***"
-
-
-def _unmasked(url: str) -> str:
-    """``url`` with a masked password (``***``, as papermill parameters carry it: executed report notebooks are
-    read by people) replaced by the password of ``DMSLAB_DATABASE_URL`` when that names the same database."""
-    parsed = sa.engine.make_url(url)
-    if parsed.password != _MASK:
-        return url
-    real = os.environ.get("DMSLAB_DATABASE_URL")
-    if real is not None:
-        full = sa.engine.make_url(real)
-        if full.password is not None and full.set(password=_MASK) == parsed:
-            return real
-    raise DatabaseUrlError(f"the database URL {parsed.render_as_string(hide_password=True)} has its password masked "
-                           "and DMSLAB_DATABASE_URL does not give the same URL with the password: set it")
-
-
-def _masked(url: str) -> str:
-    return sa.engine.make_url(url).render_as_string(hide_password=True)  # only called for URLs that parse
-
-
-def _sqlite_path(engine: sa.Engine) -> Path | None:
-    """The file of a SQLite database (``None``: in memory, or a ``file:`` URI)."""
-    db = engine.url.database
-    if engine.dialect.name != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
-        return None
-    return Path(db)
-
-
-def _create_private(path: Path) -> None:
-    """Create an empty SQLite file readable by its owner only (0600) before SQLite opens it; SQLite gives its
-    ``-wal``, ``-shm`` and ``-journal`` files the database file's permissions."""
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
-    except FileNotFoundError as exc:
-        raise DatabaseMissingError(f"cannot create the database {path}: the folder {path.parent} does not exist; "
-                                   f"create it or set another URL ({_WHERE})") from exc
-
-
-def _unavailable(engine: sa.Engine, exc: Exception) -> DatabaseUnavailableError:
-    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    url = engine.url.render_as_string(hide_password=True)
-    return DatabaseUnavailableError(f"cannot connect to the database {url}: {first}; check that the server is "
-                                    f"running and the URL, user and password are right ({_WHERE})")
 
 
 class Store:
@@ -234,26 +136,26 @@ class Store:
                     self._create_or_check_schema()
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             self.engine.dispose()
-            raise _unavailable(self.engine, exc) from exc
+            raise unavailable(self.engine, exc) from exc
         self._equipment_ids: dict[tuple[str | None, ...], int] = {}
 
     def _open(self, url: str, *, create: bool, read_only: bool) -> sa.Engine:
         """The engine, after the checks that need no connection (a missing SQLite file, a private new one)."""
-        engine = _engine(url)
+        engine = engine_for(url)
         self._shown = engine.url.render_as_string(hide_password=True)
-        path = _sqlite_path(engine)
+        path = sqlite_path(engine)
         if path is not None:
             if (read_only or not create) and not path.exists():
                 raise DatabaseMissingError(f"no dmslab database at {path}: run `dmslab init` first "
-                                           f"(or point to the database: {_WHERE})")
+                                           f"(or point to the database: {WHERE})")
             if not read_only:
-                _create_private(path)
+                create_private(path)
         if read_only:
             engine.dispose()
-            ro_url, kwargs = _read_only_url(url)
-            engine = _engine(ro_url, **kwargs)
+            ro_url, kwargs = read_only_url(url)
+            engine = engine_for(ro_url, **kwargs)
         if engine.dialect.name == "sqlite":
-            pragmas = _sqlite_readonly_pragmas if read_only else _sqlite_pragmas
+            pragmas = sqlite_readonly_pragmas if read_only else sqlite_pragmas
             sa.event.listen(engine, "connect",
                             functools.partial(pragmas, busy_timeout_ms=int(self.lock_timeout_s * 1000)))
         return engine
@@ -307,7 +209,7 @@ class Store:
             if before != heads:
                 migrate(self.engine)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise _unavailable(self.engine, exc) from exc
+            raise unavailable(self.engine, exc) from exc
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"migrating {self.describe()} failed: {str(exc.orig).splitlines()[0]}") from exc
         return before, heads

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
 
-from dmslab.store._filters import StudyFilter
+from dmslab.store._filters import StudyFilter, room_expr
 from dmslab.store.schema import table
 
 if TYPE_CHECKING:
     from dmslab.store._store import Store
 
-__all__ = ["PROTOCOL_FIELDS", "alert_metrics", "exam_metrics", "study_span"]
+__all__ = ["PROTOCOL_FIELDS", "STUDY_COLUMNS", "alert_metrics", "exam_metrics", "studies", "study_span"]
 
 #: Study columns that can name an exam's protocol in :func:`exam_metrics`.
 PROTOCOL_FIELDS = ("study_description", "standard_name", "requested_procedure")
@@ -30,28 +32,46 @@ def _dose_event(ev: sa.Table) -> sa.ColumnElement[bool]:
                    sa.or_(ev.c.acquisition_type.is_(None), ev.c.acquisition_type != "constant_angle"))
 
 
-def alert_metrics(store: Store, modalities: list[str] | None = None, *, include_non_patient: bool = False,
-                  optional_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """One row per study with the values alert rules look at.
+#: The columns of :func:`studies`.
+STUDY_COLUMNS = ("study_id", "study_uid", "study_datetime", "modality", "room", "standard_name",
+                 "study_description", "age_years", "weight_kg", "height_m", "exclusion_reason")
 
-    Columns: ``study_id``, the study's patient, dose and size columns, ``room`` (equipment room, else station
-    name), ``patient_key``, ``ctdivol_mgy`` (the highest of its dose-bearing CT events), and each of
+
+def _study_rows() -> sa.Join:
+    """``study`` with its equipment (outer: a study without equipment stays, its room ``None``)."""
+    st, eq = table("study"), table("equipment")
+    return st.outerjoin(eq, st.c.equipment_id == eq.c.id)
+
+
+def studies(store: Store, where: StudyFilter = StudyFilter()) -> pd.DataFrame:
+    """One row per study that ``where`` selects: :data:`STUDY_COLUMNS` (``room``: :func:`room_expr`),
+    ordered by ``study_id``."""
+    st = table("study")
+    cols = [st.c.id.label("study_id"), *(st.c[c] for c in STUDY_COLUMNS[1:4]), room_expr().label("room"),
+            *(st.c[c] for c in STUDY_COLUMNS[5:])]
+    return store.read(sa.select(*cols).select_from(_study_rows()).where(*where.conditions()).order_by(st.c.id))
+
+
+def alert_metrics(store: Store, where: StudyFilter = StudyFilter(), *,
+                  modalities: Sequence[str] | None = None, optional_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per study that ``where`` selects with the values alert rules look at.
+
+    Columns: ``study_id``, the study's patient, dose and size columns, ``room`` (:func:`room_expr`),
+    ``patient_key``, ``ctdivol_mgy`` (the highest of its dose-bearing CT events), and each of
     ``optional_columns`` (a study column; all missing when the store has no such column). Only studies of
-    ``modalities`` (all when empty); studies that are not patient exams only with ``include_non_patient``.
+    ``modalities`` (all when empty).
     """
-    st, eq, pt, ev = table("study"), table("equipment"), table("patient"), table("ct_event")
+    st, pt, ev = table("study"), table("patient"), table("ct_event")
     ctdi = (sa.select(ev.c.study_id, sa.func.max(ev.c.ctdivol_mgy).label("ctdivol_mgy"))
             .where(_dose_event(ev)).group_by(ev.c.study_id).subquery())
     optional = [st.c[c] if c in st.c else sa.cast(sa.null(), sa.Float).label(c) for c in optional_columns]
-    q = (sa.select(st.c.id.label("study_id"), *(st.c[c] for c in _ALERT_COLUMNS),
-                   sa.func.coalesce(eq.c.room, eq.c.station_name).label("room"), pt.c.patient_key,
-                   ctdi.c.ctdivol_mgy, *optional)
-         .select_from(st.outerjoin(eq, st.c.equipment_id == eq.c.id).outerjoin(pt, st.c.patient_id == pt.c.id)
-                      .outerjoin(ctdi, ctdi.c.study_id == st.c.id)))
+    q = (sa.select(st.c.id.label("study_id"), *(st.c[c] for c in _ALERT_COLUMNS), room_expr().label("room"),
+                   pt.c.patient_key, ctdi.c.ctdivol_mgy, *optional)
+         .select_from(_study_rows().outerjoin(pt, st.c.patient_id == pt.c.id)
+                      .outerjoin(ctdi, ctdi.c.study_id == st.c.id))
+         .where(*where.conditions()))
     if modalities:
-        q = q.where(st.c.modality.in_(modalities))
-    if not include_non_patient:
-        q = q.where(st.c.exclusion_reason.is_(None))
+        q = q.where(st.c.modality.in_(list(modalities)))
     return store.read(q)
 
 
@@ -88,7 +108,7 @@ def exam_metrics(store: Store, where: StudyFilter, *, protocol_field: str = "stu
     CT: ``study_id, study_datetime, room, protocol, dlp_mgycm, ctdivol_mgy, ma, mas, kvp, pitch,
     collimation_mm, weight_kg, height_m, dw_cm`` (event values averaged over the dose-bearing events with
     CTDIvol > 0; ``mas`` = mA × rotation time / pitch). DX, MG, RF: ``… dap_gym2, agd_mgy, kvp,
-    filter_material, weight_kg, height_m``. ``room`` is the equipment room, else the station name; ``protocol``
+    filter_material, weight_kg, height_m``. ``room`` is :func:`room_expr`; ``protocol``
     the study column ``protocol_field`` (one of :data:`PROTOCOL_FIELDS`). Unordered.
 
     Raises
@@ -99,15 +119,13 @@ def exam_metrics(store: Store, where: StudyFilter, *, protocol_field: str = "stu
     if protocol_field not in PROTOCOL_FIELDS:
         raise ValueError(f"protocol_field must be study_description, standard_name or requested_procedure, "
                          f"got {protocol_field!r}")
-    st, eq = table("study"), table("equipment")
-    room = sa.func.coalesce(eq.c.room, eq.c.station_name)
+    st = table("study")
     protocol = st.c[protocol_field].label("protocol")
     modality = where.modality or "CT"
     conditions = [st.c.study_datetime.is_not(None), st.c[protocol_field].is_not(None),
-                  *StudyFilter(where.period_start, where.period_end, modality, where.rooms, where.patient_group,
-                               where.include_non_patient).conditions(room)]
+                  *replace(where, modality=modality).conditions()]
     build = _ct_exams if modality == "CT" else _proj_exams
-    return store.read(build(conditions, room.label("room"), protocol))
+    return store.read(build(conditions, room_expr().label("room"), protocol))
 
 
 def study_span(store: Store) -> tuple[dt.datetime, dt.datetime] | None:

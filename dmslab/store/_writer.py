@@ -5,7 +5,8 @@ best dose source each holds) and rows are inserted in bulk at the end (events, s
 patients and studies seen for the first time cost one INSERT ... ON CONFLICT DO NOTHING each (see
 :mod:`dmslab.store._concurrency` for the locks that let several writers work at once). Which objects
 count, when a study arrives from several sources, is the precedence rule of :mod:`dmslab.store._merge`;
-what an already-seen SOP Instance UID means is the rule of :mod:`dmslab.store._sop`.
+what an already-seen SOP Instance UID means is the rule of :mod:`dmslab.store._sop`; the batch's look-ups are
+:mod:`dmslab.store._lookups`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import sqlalchemy as sa
 
 from dmslab.records import DoseReport, EquipmentRecord, record_values
 from dmslab.store._concurrency import insert_ignore, lock_keys
+from dmslab.store._lookups import EVENT_TABLES as _EVENT_TABLES
+from dmslab.store._lookups import fresh_reports, in_chunks, stored_studies
 from dmslab.store._merge import ADDITIVE_TOTALS, SOURCE_RANK, merge_totals, report_kind, source_label, source_rank
 from dmslab.store._nm_organ import insert_nm_organ_doses
 from dmslab.store._sop import REUSED_FLAG, Seen, add_flag, reuse_flag, seen_objects
@@ -37,7 +40,6 @@ __all__ = ["BatchWriter", "Rejection"]
 
 logger = logging.getLogger(__name__)
 
-_EVENT_TABLES = ("ct_event", "proj_event", "nm_event")
 _CHUNK = 500
 
 
@@ -79,7 +81,7 @@ class BatchWriter:
     def write(self, items: Sequence[DoseReport | Rejection]) -> None:
         reports = [i for i in items if isinstance(i, DoseReport)]
         self._prefetch(reports)
-        self._create(self._fresh(reports))
+        self._create(fresh_reports(reports, self._seen))
         for item in items:
             if isinstance(item, Rejection):
                 self._reject(item)
@@ -88,14 +90,6 @@ class BatchWriter:
         self._flush()
 
     # ---- prefetch -----------------------------------------------------------------------------------
-    def _in_chunks(self, column: sa.ColumnElement[Any], values: Iterable[Any],
-                   select: sa.Select[Any]) -> list[Any]:
-        vals = sorted({v for v in values if v is not None})
-        rows: list[Any] = []
-        for i in range(0, len(vals), _CHUNK):
-            rows.extend(self.conn.execute(select.where(column.in_(vals[i:i + _CHUNK]))))
-        return rows
-
     def _prefetch(self, reports: list[DoseReport]) -> None:
         """Lock what the batch touches (two phases: SOP Instance UIDs, then the rest), then read it."""
         sops = [r.source.sop_instance_uid for r in reports]
@@ -108,46 +102,15 @@ class BatchWriter:
             *(("patient", r.patient.patient_key) for r in reports if r.patient is not None),
             *(("equipment", *r.equipment.identity) for r in reports)])
         pt = table("patient")
-        for row in self._in_chunks(pt.c.patient_key, (r.patient.patient_key for r in reports if r.patient),
-                                   sa.select(pt.c.patient_key, pt.c.id)):
+        for row in in_chunks(self.conn, pt.c.patient_key, (r.patient.patient_key for r in reports if r.patient),
+                             sa.select(pt.c.patient_key, pt.c.id), _CHUNK):
             self._patients[row[0]] = row[1]
         self._load_studies({r.study.study_uid for r in reports})
 
     def _load_studies(self, uids: Iterable[str]) -> None:
-        """Stored studies of ``uids``: rows, event UIDs and the best dose source counting for each."""
-        so, st = table("source_object"), table("study")
-        loaded = []
-        for row in self._in_chunks(st.c.study_uid, uids, sa.select(st)):
-            m = dict(row._mapping)
-            if (m["study_uid"], m["modality"]) in self._studies:
-                continue
-            study = StudyState(m["id"], m, self._event_uids(m["id"]), m["n_events"] or 0)
-            self._studies[(m["study_uid"], m["modality"])] = study
-            loaded.append(study)
-        by_id = {s.id: s for s in loaded}
-        counting = sa.select(so.c.study_id, so.c.source_kind, so.c.sop_instance_uid).where(
-            so.c.status == "ingested").order_by(so.c.id)
-        for sid, kind, sop in self._in_chunks(so.c.study_id, by_id, counting):
-            by_id[sid].saw(kind or "header", sop)
-
-    def _fresh(self, reports: list[DoseReport]) -> list[DoseReport]:
-        """The reports that are not byte-identical copies (same SOP Instance UID and SHA-256) of a stored or
-        earlier one: the only ones that may create a patient or a study."""
-        pairs: set[tuple[str | None, str]] = {(sop, s.sha256) for sop, seen in self._seen.items() for s in seen}
-        fresh = []
-        for r in reports:
-            pair = (r.source.sop_instance_uid, r.source.sha256)
-            if pair[0] is None or pair not in pairs:
-                fresh.append(r)
-                pairs.add(pair)
-        return fresh
-
-    def _event_uids(self, sid: int) -> set[str]:
-        out: set[str] = set()
-        for name in _EVENT_TABLES:
-            t = table(name)
-            out.update(r[0] for r in self.conn.execute(sa.select(t.c.event_uid).where(t.c.study_id == sid)))
-        return out
+        """Stored studies of ``uids`` not loaded yet: rows, event UIDs and the best dose source of each."""
+        for study in stored_studies(self.conn, uids, self._studies, _CHUNK):
+            self._studies[(study.row["study_uid"], study.row["modality"])] = study
 
     # ---- per item -----------------------------------------------------------------------------------
     def _source(self, rep_or_rej: DoseReport | Rejection, **values: Any) -> None:
@@ -272,7 +235,8 @@ class BatchWriter:
         if new_patients:
             pt = table("patient")
             insert_ignore(self.conn, pt, [new_patients[k] for k in sorted(new_patients)], keys=["patient_key"])
-            for row in self._in_chunks(pt.c.patient_key, new_patients, sa.select(pt.c.patient_key, pt.c.id)):
+            for row in in_chunks(self.conn, pt.c.patient_key, new_patients, sa.select(pt.c.patient_key, pt.c.id),
+                                 _CHUNK):
                 self._patients[row[0]] = int(row[1])
         first: dict[tuple[str, str], DoseReport] = {}
         for r in fresh:

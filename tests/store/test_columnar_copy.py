@@ -56,7 +56,7 @@ def _reference(store: Store, metric: str, filters: Filters) -> pd.DataFrame:
     return g.agg(n="size", median="median", mean="mean", min="min", max="max", sd="std").reset_index()
 
 
-def _assert_same(store: Store, filters: Filters = Filters(), engines: tuple[str, ...] = ("copy",)) -> None:  # noqa: B008
+def _assert_same(store: Store, filters: Filters = Filters(), engines: tuple[str, ...] = ("copy",)) -> None:
     for engine in engines:
         got = summaries(store, list(METRICS), by=BY, filters=filters, engine=engine)
         for metric in METRICS:

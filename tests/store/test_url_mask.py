@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dmslab.errors import DatabaseUrlError
-from dmslab.store._store import _unmasked
+from dmslab.store._engine import unmasked as _unmasked
 
 REAL = "postgresql+psycopg://dms:s3cr%40t@db.example:5433/dmslab?sslmode=require"
 MASKED = "postgresql+psycopg://dms:***@db.example:5433/dmslab?sslmode=require"
