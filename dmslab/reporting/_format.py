@@ -179,7 +179,8 @@ _COLUMNS: dict[str, tuple[str, bool]] = {
     "modality": ("Modality", False), "local_name": ("Local name", False), "n_studies": ("Exams", True),
     "n_exams": ("Exams", True), "n": ("n", True), "n_groups": ("Rooms", True), "suggestions": ("Suggestions", False),
     "best": ("Best suggestion", False), "study_datetime": ("Date", False), "protocol": ("Protocol", False),
-    "rule_id": ("Rule", False), "ratio": ("Ratio", True), "study_description": ("Study description", False)}
+    "rule_id": ("Rule", False), "rule": ("Rule", False), "acknowledged_by": ("Acknowledged by", False),
+    "explanation": ("Explanation", False), "ratio": ("Ratio", True), "study_description": ("Study description", False)}
 
 
 def frame_table(frame: pd.DataFrame, *, language: str = "en", columns: Sequence[str] | None = None,
@@ -224,12 +225,21 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def exam_table(frame: pd.DataFrame, *, metric: str, language: str = "en", viewer_url: str = "",
+def _value_header(metric: str | None, column: str, language: str) -> str:
+    if metric is None:  # the unit is a column of its own (rows of several metrics)
+        return translation(language).gettext(_VALUE_NAMES.get(column, column.capitalize()))
+    if column == "value":
+        return metric_label(metric, language)
+    return metric_label(metric, language, prefix=_VALUE_NAMES.get(column, column.capitalize()))
+
+
+def exam_table(frame: pd.DataFrame, *, metric: str | None, language: str = "en", viewer_url: str = "",
                columns: Sequence[str] = ("study_datetime", "room", "standard_name", "study_description")) -> Html:
     """A list of exams (e.g. :func:`dmslab.analysis.drl.study_exceedances`): the descriptive ``columns`` present,
-    the accession number when the frame holds one (``accession_number``), ``value``/``drl``/``ratio`` with the
-    unit of ``metric``, and a link to the images when the site has a ``viewer_url``. The Study Instance UID
-    only ever goes into the link, never into the text.
+    the accession number when the frame holds one (``accession_number``), ``value``/``drl``/``level`` and
+    ``ratio`` (or ``times_level``) with the unit of ``metric`` (``None``: rows of several metrics, each with its
+    ``unit``), and a link to the images when the site has a ``viewer_url``. The Study Instance UID only ever
+    goes into the link, never into the text.
     """
     _ = translation(language).gettext
     if frame.empty:
@@ -239,9 +249,11 @@ def exam_table(frame: pd.DataFrame, *, metric: str, language: str = "en", viewer
     has_acc = "accession_number" in frame.columns
     values = [c for c in ("value", "drl", "level") if c in frame.columns]
     headers += ([_("Accession number")] if has_acc else [])
-    headers += [metric_label(metric, language) if c == "value" else metric_label(metric, language, prefix="DRL")
-                if c == "drl" else metric_label(metric, language, prefix="Level") for c in values]
-    headers += [_("Ratio")] if "ratio" in frame.columns else []
+    headers += [_value_header(metric, c, language) for c in values]
+    unit = metric is None and "unit" in frame.columns
+    headers += [_("Unit")] if unit else []
+    ratio = next((c for c in ("ratio", "times_level") if c in frame.columns), None)
+    headers += [_("Ratio") if ratio == "ratio" else _("Times the level")] if ratio else []
     headers += [_("Images")] if viewer_url else []
     rows = []
     for r in frame.to_dict("records"):
@@ -249,7 +261,8 @@ def exam_table(frame: pd.DataFrame, *, metric: str, language: str = "en", viewer
                        else r[c], language, numeric=False) for c in shown]
         cells += [_cell(r["accession_number"], language, numeric=False)] if has_acc else []
         cells += [_cell(r[c], language, numeric=True) for c in values]
-        cells += [_cell(r["ratio"], language, numeric=True)] if "ratio" in frame.columns else []
+        cells += [_cell(unit_label(str(r["unit"])), language, numeric=False)] if unit else []
+        cells += [_cell(r[ratio], language, numeric=True)] if ratio else []
         if viewer_url:
             url = viewer_link(viewer_url, study_uid=r.get("study_uid"), accession=r.get("accession_number"))
             cells.append(f'<td><a href="{escape(url)}">{escape(_("open images"))}</a></td>' if url else "<td>–</td>")

@@ -101,7 +101,7 @@ class Report:
         """The DRL audit table (:func:`dmslab.reporting._format.audit_table`)."""
         return audit_table(audit, language=self.language, by=by)
 
-    def exams(self, frame: pd.DataFrame, *, metric: str, columns: Sequence[str] | None = None) -> Html:
+    def exams(self, frame: pd.DataFrame, *, metric: str | None, columns: Sequence[str] | None = None) -> Html:
         """An exam list with viewer links (:func:`dmslab.reporting._format.exam_table`)."""
         kw = {"columns": columns} if columns is not None else {}
         return exam_table(frame, metric=metric, language=self.language, viewer_url=self.viewer_url, **kw)
