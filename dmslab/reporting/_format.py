@@ -34,6 +34,7 @@ CSS = """<style>
 .dmslab-report table { border-collapse: collapse; margin: 0.4em 0 1.2em; font-size: 0.92em; }
 .dmslab-report th, .dmslab-report td { border: 1px solid #b8c0c8; padding: 0.25em 0.6em; }
 .dmslab-report th { background: #e9eef3; text-align: left; }
+.dmslab-report td { text-align: left; }
 .dmslab-report td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .dmslab-report .status-above { background: #f8d7da; color: #842029; font-weight: bold; }
 .dmslab-report .status-ok { background: #d1e7dd; color: #0f5132; }
@@ -42,7 +43,14 @@ CSS = """<style>
 .dmslab-title { border-bottom: 3px solid #1f4e79; margin-bottom: 1em; }
 .dmslab-title .site { color: #1f4e79; font-weight: bold; margin: 0; }
 .dmslab-title p { margin: 0.15em 0; }
-@media print { .dmslab-report table { page-break-inside: auto; } .dmslab-report tr { page-break-inside: avoid; } }
+@page { size: A4; margin: 14mm 12mm; }
+@media print {
+  body, .jp-Notebook { padding: 0 !important; margin: 0 !important; }
+  .jp-Cell, .jp-Cell-outputWrapper, .jp-OutputArea, .jp-OutputArea-child, .jp-OutputArea-output {
+    break-inside: auto !important; page-break-inside: auto !important; }
+  .dmslab-report table { page-break-inside: auto; } .dmslab-report tr { page-break-inside: avoid; }
+  .dmslab-report h3 { page-break-after: avoid; }
+}
 </style>"""
 
 
