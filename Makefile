@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: env demo test lint bench fuzz clean
+.PHONY: env demo test lint bench fuzz lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,12 @@ env: $(STAMP)
 
 demo: env
 	$(BIN)/dmslab --home demo-data demo
+
+# JupyterLab on the site's store (the settings of DMSLAB_HOME / DMSLAB_DATABASE_URL), loopback and a token, with
+# the starter notebook notebooks/prototype.ipynb; `make lab LAB_HOME=demo-data` opens it on the demo data.
+LAB_HOME ?=
+lab: env
+	$(BIN)/dmslab $(if $(LAB_HOME),--home $(LAB_HOME)) lab
 
 test: env
 	$(BIN)/python -m pytest

@@ -26,6 +26,7 @@ __all__ = [
     "KeyPermissionError",
     "MissingExtraError",
     "MppsError",
+    "PdfError",
     "StoreBusyError",
     "StoreError",
     "UnknownUnitError",
@@ -243,6 +244,11 @@ class StoreReadOnlyError(StoreError):
 
 class SchemaOutdatedError(DmslabError):
     """The database's schema is older (or newer) than this dmslab's; only ``dmslab migrate`` changes it."""
+
+
+class PdfError(DmslabError):
+    """A report's PDF could not be rendered: no headless Chromium on the machine, or Chromium failed. The
+    message says which and what to install (``apt-get install chromium``)."""
 
 
 class DmslabWarning(UserWarning):

@@ -193,6 +193,23 @@ def drl_audit(store: Store, *, drl_set: str = "UK", filters: Filters = Filters()
         ``<by>, standard_name, metric, n, median, mean, drl, ratio (median / DRL), status, n_above (values
         above the DRL), source, drl_status`` where status is ``above DRL``, ``at or below DRL``, ``too few``
         or ``no DRL``.
+
+    Examples
+    --------
+    Eleven CT head exams of room CT1 (DLP 700 … 900 mGy·cm, median 800) against the UK DRL of 790 mGy·cm:
+
+    >>> from dmslab.analysis._examples import example_store
+    >>> from dmslab.analysis.parameters import notebook_filters
+    >>> store = example_store()
+    >>> audit = drl_audit(store, drl_set="UK", filters=notebook_filters(modality="CT"))
+    >>> audit[audit["metric"] == "dlp_mgycm"][["room", "standard_name", "n", "median", "drl", "status"]]
+      room           standard_name   n  median    drl     status
+    1  CT1  CT Head wo IV Contrast  11   800.0  790.0  above DRL
+    >>> drl_audit(store, filters=notebook_filters(period_end="2026-01-10"))[["metric", "n", "status"]]
+            metric  n   status
+    0  ctdivol_mgy  5  too few
+    1    dlp_mgycm  5  too few
+    >>> store.close()
     """
     if by not in ("room", "facility"):
         raise ValueError(f"by={by!r}: compare per 'room' or per 'facility'")

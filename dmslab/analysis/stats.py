@@ -248,7 +248,21 @@ def monthly_medians(store: Store, metric: str, *, by: Sequence[str] = ("room", "
 
 def exam_counts(store: Store, *, by: Sequence[str] = ("modality", "room", "standard_name"),
                 filters: Filters = StudyFilter()) -> pd.DataFrame:
-    """Number of studies per group (SQL ``GROUP BY``), column ``n_exams``."""
+    """Number of studies per group (SQL ``GROUP BY``), column ``n_exams``.
+
+    Examples
+    --------
+    >>> from dmslab.analysis._examples import example_store
+    >>> from dmslab.analysis.parameters import notebook_filters
+    >>> store = example_store()
+    >>> exam_counts(store, by=["room", "standard_name"])
+      room           standard_name  n_exams
+    0  CT1  CT Head wo IV Contrast       11
+    >>> exam_counts(store, by=["room"], filters=notebook_filters(period_start="2026-01-10", rooms=["CT1"]))
+      room  n_exams
+    0  CT1        6
+    >>> store.close()
+    """
     _check("dlp_mgycm", by)
     return _exam_counts(store, by=by, selection=filters)
 

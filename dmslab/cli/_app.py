@@ -79,6 +79,12 @@ def _alerts() -> ModuleType:
     return group
 
 
+def _lab() -> ModuleType:
+    from dmslab.cli import _lab as group
+
+    return group
+
+
 def _pipelines() -> ModuleType:
     from dmslab.cli import _pipelines as group
 
@@ -104,6 +110,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("alerts", "dose alerts: evaluate rules, e-mail, list, acknowledge", _alerts),
     Command("pipelines", "run scheduled notebook reports (papermill), list pipelines, show recorded runs",
             _pipelines),
+    Command("lab", "JupyterLab on the site's store (loopback, token) with the starter notebook prototype.ipynb",
+            _lab),
     Command("demo", "synthesise a department, send it over DICOM to the receiver, ingest it into SQLite, print the "
                     "audit, write the HTML report", _demo),
 )

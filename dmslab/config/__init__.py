@@ -10,6 +10,7 @@ from dmslab.config._layers import override
 from dmslab.config._qr import QrSettings
 from dmslab.config._receiver import ReceiverSettings
 from dmslab.config._smtp import SmtpSettings
+from dmslab.config._viewer import VIEWER_FIELDS, check_viewer_url
 
 __all__ = ["DEFAULT_NOT_PATIENT_PATTERNS", "QrSettings", "ReceiverSettings", "Settings", "SmtpSettings",
-           "load_settings", "override"]
+           "VIEWER_FIELDS", "check_viewer_url", "load_settings", "override"]

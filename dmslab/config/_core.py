@@ -19,6 +19,7 @@ from dmslab.config._layers import coerce, env_names, read_layers, read_section
 from dmslab.config._qr import QrSettings
 from dmslab.config._receiver import ReceiverSettings
 from dmslab.config._smtp import SmtpSettings
+from dmslab.config._viewer import check_viewer_url
 from dmslab.errors import ConfigError
 
 __all__ = ["DEFAULT_NOT_PATIENT_PATTERNS", "Settings", "load_settings"]
@@ -64,6 +65,13 @@ class Settings:
         Control Subject (0010,0200) YES, are left out of statistics, DRL audits and alerts by default.
         Default :data:`DEFAULT_NOT_PATIENT_PATTERNS`; an empty list turns the name check off. A pattern that
         matches an empty name (it would exclude every study) is an error.
+    site_name
+        The site's name as reports show it in their title block (``DMSLAB_SITE_NAME``); default empty.
+    viewer_url
+        Template of a link that opens an exam's images in the site's viewer (``DMSLAB_VIEWER_URL``), with the
+        placeholders ``{study_uid}`` (Study Instance UID) and ``{accession}`` (Accession Number), e.g.
+        ``"https://pacs.hospital.local/viewer?study={study_uid}"``; values are URL-quoted. Empty (default):
+        exam lists have no links.
     receiver
         ``dmslab receive``: AE title, port, allow-list, inbox, TLS (``[receiver]``, see
         :class:`~dmslab.config.ReceiverSettings`).
@@ -81,6 +89,8 @@ class Settings:
     batch_size: int = 200
     store_patient_name: bool = False
     not_patient_patterns: tuple[str, ...] = DEFAULT_NOT_PATIENT_PATTERNS
+    site_name: str = ""
+    viewer_url: str = ""
     receiver: ReceiverSettings = field(default_factory=ReceiverSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     qr: QrSettings = field(default_factory=QrSettings)
@@ -95,6 +105,7 @@ class Settings:
         if self.store_patient_name:
             raise ConfigError("store_patient_name=true is not supported: dmslab stores no patient names")
         _check_patterns(self.not_patient_patterns)
+        check_viewer_url(self.viewer_url)
 
     def masked(self) -> dict[str, Any]:
         """The settings for logging, with the password of the database URL hidden."""

@@ -27,6 +27,7 @@ class _Row:
     emailed_to: str | None
     report_href: str | None
     notebook_href: str | None
+    pdf_href: str | None = None
 
 
 def _href(path: str | None, root: Path) -> str | None:
@@ -54,7 +55,7 @@ def write_index(reports_dir: str | os.PathLike[str], runs: Iterable[PipelineRun]
     root = Path(reports_dir)
     root.mkdir(parents=True, exist_ok=True)
     rows = [_Row(r.pipeline, r.period, r.started_at, r.status, r.error, r.emailed_to,
-                 _href(r.report_path, root), _href(r.notebook_path, root)) for r in runs]
+                 _href(r.report_path, root), _href(r.notebook_path, root), _href(r.pdf_path, root)) for r in runs]
     index = root / "index.html"
     index.write_text(_template().render(runs=rows), encoding="utf-8")
     return index

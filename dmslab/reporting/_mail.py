@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def _message(smtp: SmtpSettings, recipients: Sequence[str], subject: str, report: Path,
-             reports_dir: Path) -> EmailMessage:
+             reports_dir: Path, pdf: Path | None = None) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"], msg["From"], msg["To"] = subject, smtp.from_address, ", ".join(recipients)
     if smtp.reports_url:
@@ -33,12 +33,15 @@ def _message(smtp: SmtpSettings, recipients: Sequence[str], subject: str, report
                     "\n-- dmslab (radiation dose management). The report holds study UIDs and dose data: keep it "
                     "inside the hospital.\n")
     msg.add_attachment(report.read_text(encoding="utf-8"), subtype="html", charset="utf-8", filename=report.name)
+    if pdf is not None and pdf.is_file():
+        msg.add_attachment(pdf.read_bytes(), maintype="application", subtype="pdf", filename=pdf.name)
     return msg
 
 
 def send_report(smtp: SmtpSettings, recipients: Sequence[str], *, subject: str, report: str | os.PathLike[str],
-                reports_dir: str | os.PathLike[str]) -> list[str]:
-    """E-mail ``report`` (attached, and linked) to ``recipients``; returns who was sent it.
+                reports_dir: str | os.PathLike[str], pdf: str | os.PathLike[str] | None = None) -> list[str]:
+    """E-mail ``report`` (attached, and linked) and its ``pdf`` (attached) to ``recipients``; returns who was
+    sent it.
 
     Returns an empty list, logging why, when SMTP is not configured or there are no recipients.
 
@@ -53,7 +56,7 @@ def send_report(smtp: SmtpSettings, recipients: Sequence[str], *, subject: str, 
         logger.warning("report %s not e-mailed to %d recipient(s): no SMTP host ([smtp] host, DMSLAB_SMTP_HOST)",
                        report, len(recipients))
         return []
-    msg = _message(smtp, recipients, subject, Path(report), Path(reports_dir))
+    msg = _message(smtp, recipients, subject, Path(report), Path(reports_dir), Path(pdf) if pdf else None)
     refused = deliver(smtp, msg)
     sent = [r for r in recipients if r not in refused]
     logger.info("report %s e-mailed to %d recipient(s) via %s:%d", report, len(sent), smtp.host, smtp.server_port)

@@ -35,6 +35,7 @@ class PipelineRun:
     parameters: str | None = None
     notebook_path: str | None = None
     report_path: str | None = None
+    pdf_path: str | None = None
     emailed_to: str | None = None
 
     def __post_init__(self) -> None:

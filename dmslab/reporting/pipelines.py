@@ -11,6 +11,7 @@ A pipeline file::
     schedule: monthly                        # daily | weekly | monthly
     parameters: {modality: CT, rooms: [], drl_set: UK}
     recipients: [mpe@hospital.example]
+    language: en                             # en | de: the report's language (dmslab/reporting/locale)
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from dmslab.errors import ConfigError
+from dmslab.reporting._i18n import languages
 
 __all__ = ["Period", "Pipeline", "Schedule", "load_pipelines"]
 
 logger = logging.getLogger(__name__)
 
 #: Parameters every notebook receives from the pipeline runner; a pipeline file may not set them.
-RESERVED_PARAMETERS = ("database_url", "period_start", "period_end")
-_KEYS = {"name", "title", "notebook", "schedule", "parameters", "recipients", "enabled"}
+RESERVED_PARAMETERS = ("database_url", "period_start", "period_end", "language", "site_name", "viewer_url")
+_KEYS = {"name", "title", "notebook", "schedule", "parameters", "recipients", "enabled", "language"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
@@ -123,6 +125,9 @@ class Pipeline:
         Human-readable title (subject of the e-mail and heading in the index page).
     enabled
         A disabled pipeline is listed but never run by ``dmslab pipelines run`` without its name.
+    language
+        Language of the report (``en``, ``de``: a catalogue of :func:`dmslab.reporting.languages`); the
+        runner gives it to notebooks that take a ``language`` parameter.
     """
 
     name: str
@@ -132,6 +137,7 @@ class Pipeline:
     recipients: tuple[str, ...] = ()
     title: str = ""
     enabled: bool = True
+    language: str = "en"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -148,6 +154,9 @@ class Pipeline:
             raise ConfigError(f"pipeline {self.name}: invalid e-mail address(es) {bad}")
         if not isinstance(self.enabled, bool):
             raise ConfigError(f"pipeline {self.name}: enabled must be true or false, got {self.enabled!r}")
+        if self.language not in languages():
+            raise ConfigError(f"pipeline {self.name}: language {self.language!r} has no catalogue; "
+                              f"available: {list(languages())}")
         if not self.title:
             object.__setattr__(self, "title", self.name.replace("_", " "))
 
@@ -175,7 +184,7 @@ class Pipeline:
         return cls(name=str(raw.get("name", path.stem)), notebook=(path.parent / str(raw["notebook"])).resolve(),
                    schedule=raw["schedule"], parameters=dict(raw.get("parameters") or {}),
                    recipients=tuple(recipients), title=str(raw.get("title", "")),
-                   enabled=raw.get("enabled", True))
+                   enabled=raw.get("enabled", True), language=str(raw.get("language", "en")))
 
 
 def _schedule(value: Any, name: str) -> Schedule:

@@ -16,6 +16,8 @@ __all__ = ["NotebookFailed", "execute_notebook", "notebook_parameters", "noteboo
 
 logger = logging.getLogger(__name__)
 
+#: nbconvert templates of the reports (``dmslab_report``: the lab template without scripts from a CDN).
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "nbconvert"
 _VEGALITE = re.compile(r"application/vnd\.vegalite\.v\d+\+json")
 
 
@@ -166,7 +168,8 @@ def notebook_to_html(executed: str | os.PathLike[str], out: str | os.PathLike[st
     nb = nbformat.read(str(executed), as_version=4)
     _embed_charts(nb)
     nb.metadata["title"] = title
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            template_name="dmslab_report", extra_template_basedirs=[str(TEMPLATES)])
     body, _resources = exporter.from_notebook_node(nb)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

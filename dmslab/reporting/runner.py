@@ -1,4 +1,5 @@
-"""Run pipelines: execute the notebook for a period, write the HTML report and the index, e-mail, record the run.
+"""Run pipelines: execute the notebook for a period, write the HTML report, its PDF and the index, e-mail, record
+the run.
 
 A run for a pipeline and period that succeeded is not repeated (unless forced); a failed run is recorded with
 its error and runs again the next time it is due or is asked for.
@@ -18,11 +19,13 @@ from typing import Any
 from dmslab.config import Settings, SmtpSettings
 from dmslab.errors import ConfigError, DmslabError
 from dmslab.reporting._mail import send_report
+from dmslab.reporting._pdf import html_to_pdf
 from dmslab.reporting._runs import PipelineRun, RunLog, utcnow
 from dmslab.reporting.pipelines import Period, Pipeline, Schedule
 from dmslab.reporting.report import (
     NotebookFailed,
     execute_notebook,
+    notebook_parameters,
     notebook_to_html,
     write_index,
 )
@@ -63,7 +66,8 @@ class Runner:
     settings
         dmslab settings; ``database_url`` is passed to every notebook and records the runs.
     reports_dir
-        Folder of the reports: ``<pipeline>/<period>_run<id>/`` per run, plus ``index.html``.
+        Folder of the reports: ``<pipeline>/<period>_run<id>/`` per run (the executed notebook, the HTML report
+        and its PDF), plus ``index.html``.
     smtp
         E-mail settings instead of ``settings.smtp``; reports are not e-mailed when the host is unset.
     timeout_s
@@ -105,21 +109,28 @@ class Runner:
 
     def _parameters(self, period: Period, pipeline: Pipeline) -> dict[str, Any]:
         """The notebook's parameters; the database URL with its password masked (``***``): the executed notebook
-        is a report people read, and the kernel takes the password from ``DMSLAB_DATABASE_URL``."""
+        is a report people read, and the kernel takes the password from ``DMSLAB_DATABASE_URL``. The report's
+        language (the pipeline's), the site's name and viewer URL template (the settings') go to the notebooks
+        that take them."""
         url = masked_url(absolute_url(self.settings.database_url))
-        return {"database_url": url, **period_parameters(pipeline.notebook, period), **pipeline.parameters}
+        site = {"language": pipeline.language, "site_name": self.settings.site_name,
+                "viewer_url": self.settings.viewer_url}
+        declared = set(notebook_parameters(pipeline.notebook)) if pipeline.notebook.is_file() else set()
+        return {"database_url": url, **period_parameters(pipeline.notebook, period),
+                **{k: v for k, v in site.items() if k in declared}, **pipeline.parameters}
 
     def _execute(self, log: RunLog, pipeline: Pipeline, period: Period) -> PipelineRun:
         params = self._parameters(period, pipeline)
         run = log.start(pipeline, period, parameters_json=json.dumps(params, sort_keys=True, default=str))
         folder = self.reports_dir / pipeline.name / f"{period.label}_run{run.id}"
         stem = f"{pipeline.name}_{period.label}"
-        executed, html = folder / f"{stem}.ipynb", folder / f"{stem}.html"
+        executed, html, pdf = folder / f"{stem}.ipynb", folder / f"{stem}.html", folder / f"{stem}.pdf"
         logger.info("pipeline %s %s: running %s (run %d)", pipeline.name, period.label, pipeline.notebook, run.id)
         try:
             execute_notebook(pipeline.notebook, executed, params, timeout_s=self.timeout_s,
                              environment={"DMSLAB_DATABASE_URL": absolute_url(self.settings.database_url)})
             notebook_to_html(executed, html, title=f"{pipeline.title} {period.label}")
+            html_to_pdf(html, pdf, timeout_s=self.timeout_s)
         except NotebookFailed as exc:
             return self._failed(log, run, str(exc), executed)
         except Exception as exc:  # any other failure (missing notebook, dead kernel, timeout) is recorded too
@@ -128,19 +139,22 @@ class Runner:
         try:
             sent = send_report(self.smtp or self.settings.smtp, pipeline.recipients,
                                subject=f"[dmslab] {pipeline.title} {period.label}", report=html,
-                               reports_dir=self.reports_dir)
+                               reports_dir=self.reports_dir, pdf=pdf)
         except OSError as exc:  # smtplib.SMTPException is an OSError
             return self._failed(log, run, f"report written but not e-mailed: {type(exc).__name__}: {exc}",
-                                executed, html)
+                                executed, html, pdf)
         return log.update(run.id, status="ok", finished_at=utcnow(), notebook_path=str(executed.resolve()),
-                          report_path=str(html.resolve()), emailed_to="; ".join(sent) or None)
+                          report_path=str(html.resolve()), pdf_path=str(pdf.resolve()),
+                          emailed_to="; ".join(sent) or None)
 
     @staticmethod
-    def _failed(log: RunLog, run: PipelineRun, error: str, executed: Path, html: Path | None = None) -> PipelineRun:
+    def _failed(log: RunLog, run: PipelineRun, error: str, executed: Path, html: Path | None = None,
+                pdf: Path | None = None) -> PipelineRun:
         logger.error("pipeline %s %s failed (run %d): %s", run.pipeline, run.period, run.id, error)
         return log.update(run.id, status="failed", finished_at=utcnow(), error=error[:2000],
                           notebook_path=str(executed.resolve()) if executed.is_file() else None,
-                          report_path=str(html.resolve()) if html is not None else None)
+                          report_path=str(html.resolve()) if html is not None else None,
+                          pdf_path=str(pdf.resolve()) if pdf is not None else None)
 
 
 def period_parameters(notebook: Path, period: Period) -> dict[str, str]:

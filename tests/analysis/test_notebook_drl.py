@@ -25,13 +25,17 @@ def test_drl_audit_notebook_shows_the_injected_exceedances(settings, department,
     out = tmp_path / "drl_audit.out.ipynb"
     papermill.execute_notebook(str(NOTEBOOK), str(out), kernel_name="python3", cwd=str(tmp_path),
                                parameters={"database_url": settings.database_url, "modality": "CT",
-                                           "drl_set": "UK", "min_n": 5})
+                                           "drl_set": "UK", "min_n": 5,
+                                           "viewer_url": "https://pacs.test/v?study={study_uid}"})
     nb = nbformat.read(out, as_version=4)
     assert "injected-parameters" in nb.cells[1].metadata.get("tags", [])
     text = "\n".join(o.get("data", {}).get("text/plain", "") + o.get("text", "")
                      for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    for e in truth.injected.drl_exceedances:
-        assert e.study_uid in text
+    html = "\n".join(o.get("data", {}).get("text/html", "")
+                     for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    for e in truth.injected.drl_exceedances:  # listed with a link to its images; the UID only in the link
+        assert f'<a href="https://pacs.test/v?study={e.study_uid}">' in html
+        assert e.study_uid not in text and html.count(e.study_uid) == 1
     assert "Error" not in text
 
 

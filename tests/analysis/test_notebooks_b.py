@@ -27,6 +27,13 @@ def database_url(department, tmp_path_factory) -> str:
     return settings.database_url
 
 
+def _html(tmp_path: Path, name: str) -> str:
+    """The HTML outputs of the notebook ``_run`` executed last."""
+    nb = nbformat.read(tmp_path / f"{name}.out.ipynb", as_version=4)
+    return "\n".join(o.get("data", {}).get("text/html", "")
+                     for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
 def _run(name: str, database_url: str, tmp_path: Path, **parameters) -> str:
     out = tmp_path / f"{name}.out.ipynb"
     papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), kernel_name="python3", cwd=str(tmp_path),
@@ -57,8 +64,12 @@ def test_protocol_changes_shows_the_injected_change(database_url, department, tm
 def test_high_dose_review_lists_the_high_dose_case(database_url, department, tmp_path):
     _folder, truth = department
     hd = truth.injected.high_dose_fluoro
-    text = _run("high_dose_review", database_url, tmp_path, modality="RF")
-    assert f"{hd.study_uid} (rf-kar-5gy)" in text and f"{hd.total_rp_dose_gy:.4g} Gy > level 5 Gy" in text
+    text = _run("high_dose_review", database_url, tmp_path, modality="RF",
+                viewer_url="https://pacs.test/v?study={study_uid}")
+    assert f"{hd.total_rp_dose_gy:.4g} Gy > level 5 Gy" in text and "rf-kar-5gy" in text
+    cases = _html(tmp_path, "high_dose_review")
+    assert f'<a href="https://pacs.test/v?study={hd.study_uid}">' in cases  # a link, not the UID as text
+    assert hd.study_uid not in re.sub(r'href="[^"]*"', "", cases)
     other_rf = {s.study_uid for s in truth.studies if s.modality == "RF" and s.total_rp_dose_gy > 3.0} - {hd.study_uid}
     assert not other_rf and all(u not in text for u in other_rf)
 

@@ -29,6 +29,34 @@ def table_rows(html: str) -> list[list[str]]:
     return rows
 
 
+#: The audit tables' captions (display name and unit of each metric) and the metric they show.
+CAPTIONS = {"CTDIvol (mGy)": "ctdivol_mgy", "DLP (mGy·cm)": "dlp_mgycm"}
+#: The audit table's columns in order, by what they hold.
+AUDIT_COLUMNS = ["room", "standard_name", "n", "median", "mean", "drl", "ratio", "n_above", "status"]
+
+
+def number(text: str) -> float:
+    """A number as the English report writes it (``1,235``, ``0.705``; ``–`` when missing)."""
+    return float("nan") if text in ("–", "-") else float(text.replace(",", ""))
+
+
+def audit_rows(html: str) -> list[dict[str, str]]:
+    """The rows of the report's DRL audit tables (one per metric, captioned ``CTDIvol (mGy)``...): each as a dict
+    of :data:`AUDIT_COLUMNS` plus ``metric``, from the first such block of the page (a later ``Medians above a DRL``
+    block repeats rows)."""
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for caption, table in re.findall(r"<h3>(.*?)</h3>\s*(<table.*?</table>)", html, flags=re.S):
+        metric = CAPTIONS.get(unescape(caption))
+        if metric is None or metric in seen:
+            break
+        seen.add(metric)
+        rows = table_rows(table)
+        assert rows[0][0] == "Room" and rows[0][3] == f"Median {unescape(caption)}", rows[0]  # no index column
+        out += [{**dict(zip(AUDIT_COLUMNS, r, strict=True)), "metric": metric} for r in rows[1:]]
+    return out
+
+
 def runs_of(settings):
     store = Store(settings.database_url)
     try:
@@ -44,11 +72,13 @@ def test_report_shows_the_medians_of_the_department(filled, tmp_path):
     run = result.run
     assert (run.status, run.error, run.period, result.skipped) == ("ok", None, "2026-01", False)
     html = Path(run.report_path).read_text()
-    header = next(r for r in table_rows(html) if "median" in r and "standard_name" in r)
+    rows = audit_rows(html)
     for room, protocol in [("CT1", "CT Head Routine"), ("CT2", "CT Abdomen Pelvis"), ("CT2", "CT Sinus")]:
-        row = next(r for r in table_rows(html) if r[1:4] == [room, NAMES[protocol], "ctdivol_mgy"])
-        shown = float(row[header.index("median")])  # the medians of January's studies only (the period)
-        assert shown == pytest.approx(median_ctdivol(truth, room, protocol, (JANUARY.start, JANUARY.end)), rel=1e-5)
+        row = next(r for r in rows if [r["room"], r["standard_name"], r["metric"]] == [room, NAMES[protocol],
+                                                                                     "ctdivol_mgy"])
+        shown = number(row["median"])  # the medians of January's studies only (the period), 3 significant digits
+        assert shown == pytest.approx(median_ctdivol(truth, room, protocol, (JANUARY.start, JANUARY.end)), rel=5e-3)
+    assert "ctdivol_mgy" not in re.sub(r"<[^>]+>", "", html)  # display names, never column names
     assert "Period: 2026-01-01 to 2026-02-01 (exclusive)" in html  # the runner's parameters reached the notebook
     assert "drl_audit(" not in html and "import altair" not in html  # code cells hidden
     assert "data:image/svg+xml;base64" in html  # the altair chart is inline, readable offline
@@ -132,13 +162,16 @@ def test_report_is_emailed_with_attachment_and_link(filled_sqlite, tmp_path, smt
     assert msg["Subject"] == "[dmslab] Test overview 2026-01"
     body = msg.get_body(("plain",)).get_content()
     assert f"https://dms.hospital.example/reports/overview/2026-01_run{run.id}/overview_2026-01.html" in body
-    (attachment,) = list(msg.iter_attachments())
+    attachment, pdf = list(msg.iter_attachments())
+    assert pdf.get_filename() == "overview_2026-01.pdf" and pdf.get_content_type() == "application/pdf"
+    assert pdf.get_content() == Path(run.pdf_path).read_bytes() and pdf.get_content()[:5] == b"%PDF-"
     assert attachment.get_filename() == "overview_2026-01.html"
     attached = attachment.get_content().replace("\r\n", "\n")
     assert attached == Path(run.report_path).read_text()
-    row = next(r for r in table_rows(attached) if r[1:4] == ["CT1", NAMES["CT Head Routine"], "ctdivol_mgy"])
-    assert float(row[5]) == pytest.approx(median_ctdivol(truth, "CT1", "CT Head Routine", (JANUARY.start, JANUARY.end)),
-                                          rel=1e-5)
+    row = next(r for r in audit_rows(attached) if [r["room"], r["standard_name"], r["metric"]] ==
+               ["CT1", NAMES["CT Head Routine"], "ctdivol_mgy"])
+    assert number(row["median"]) == pytest.approx(
+        median_ctdivol(truth, "CT1", "CT Head Routine", (JANUARY.start, JANUARY.end)), rel=5e-3)
 
 
 def test_write_drl_report_shows_the_injected_exceedances(filled_sqlite, tmp_path):
@@ -155,11 +188,15 @@ def test_write_drl_report_shows_the_injected_exceedances(filled_sqlite, tmp_path
     if not (NOTEBOOKS_DIR / "drl_audit.ipynb").exists():
         pytest.skip("notebooks/drl_audit.ipynb not written yet: the report is the department overview")
     assert run.notebook.endswith("drl_audit.ipynb")
-    rows = table_rows(path.read_text())
+    html = path.read_text()
+    block = html[html.index("Single exams above the per-exam DRL"):]
+    head, *rows = table_rows(block[:block.index("</table>")])
+    assert head == ["Room", "Standard name", "DLP (mGy·cm)", "DRL DLP (mGy·cm)", "Ratio"]  # no viewer_url: no link
     assert len(truth.injected.drl_exceedances) >= 2
-    for e in truth.injected.drl_exceedances:  # each injected exam is listed with its DLP
-        row = next(r for r in rows if e.study_uid in r)
-        assert f"{e.value:.2f}" in row and f"{e.drl:.1f}" in row
+    for e in truth.injected.drl_exceedances:  # each injected exam is listed with its DLP and the DRL
+        assert any(number(r[2]) == pytest.approx(e.value, rel=5e-3) and number(r[3]) == e.drl
+                   and number(r[4]) == pytest.approx(e.value / e.drl, rel=5e-3) for r in rows), e
+        assert e.study_uid not in html  # never the raw Study Instance UID
 
 
 def test_notebooks_get_an_absolute_sqlite_path_and_the_period_names(tmp_path, monkeypatch):
@@ -171,7 +208,7 @@ def test_notebooks_get_an_absolute_sqlite_path_and_the_period_names(tmp_path, mo
     overview = Pipeline("o", NOTEBOOKS_DIR / "department_overview.ipynb", "weekly", {"rooms": ["CT1"]})
     assert runner._parameters(Period.parse("2026-W02"), overview) == {
         "database_url": f"sqlite:///{tmp_path / 'demo-data' / 'dmslab.sqlite'}", "period_start": "2026-01-05",
-        "period_end": "2026-01-12", "rooms": ["CT1"]}
+        "period_end": "2026-01-12", "language": "en", "site_name": "", "viewer_url": "", "rooms": ["CT1"]}
     audit = tmp_path / "a.ipynb"  # a notebook whose parameters cell names the period start/end
     audit.write_text('{"cells": [{"id": "p", "cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [], '
                      '"execution_count": null, "source": "start = \\"\\"\\nend = \\"\\""}], "metadata": {}, '
@@ -179,3 +216,4 @@ def test_notebooks_get_an_absolute_sqlite_path_and_the_period_names(tmp_path, mo
     params = runner._parameters(Period.parse("2026-02"), Pipeline("a", audit, "monthly"))
     # one vocabulary (notebooks/README.md): the old names are not served any more
     assert (params["period_start"], params["period_end"]) == ("2026-02-01", "2026-03-01") and "start" not in params
+    assert "language" not in params and "viewer_url" not in params  # only to notebooks that declare them

@@ -1,0 +1,45 @@
+"""The site's image viewer: a URL template with ``{study_uid}`` and ``{accession}`` placeholders."""
+
+from __future__ import annotations
+
+import string
+from urllib.parse import urlsplit
+
+from dmslab.errors import ConfigError
+
+__all__ = ["VIEWER_FIELDS", "check_viewer_url"]
+
+#: The placeholders a viewer URL template may hold.
+VIEWER_FIELDS = ("study_uid", "accession")
+
+
+def check_viewer_url(template: str) -> None:
+    """Check a ``viewer_url`` template: empty (no links), or an http(s) URL whose only placeholders are
+    :data:`VIEWER_FIELDS`, at least one of them.
+
+    >>> check_viewer_url("https://pacs.hospital.local/viewer?study={study_uid}&acc={accession}")
+    >>> check_viewer_url("https://pacs/viewer?patient={patient_id}")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dmslab.errors.ConfigError: [dmslab] viewer_url: unknown placeholder(s) ['patient_id']; allowed: ...
+
+    Raises
+    ------
+    ConfigError
+        When the template is not an http(s) URL, has an unknown or malformed placeholder, or none at all.
+    """
+    if not template:
+        return
+    allowed = ", ".join(f"{{{f}}}" for f in VIEWER_FIELDS)
+    try:
+        names = [name for _text, name, _spec, _conv in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ConfigError(f"[dmslab] viewer_url: {template!r} is not a valid template ({exc}); "
+                          f"write placeholders as {allowed}") from None
+    unknown = sorted({n for n in names if n not in VIEWER_FIELDS})
+    if unknown:
+        raise ConfigError(f"[dmslab] viewer_url: unknown placeholder(s) {unknown}; allowed: {allowed}")
+    if not names:
+        raise ConfigError(f"[dmslab] viewer_url: {template!r} has no placeholder; use {allowed}")
+    if urlsplit(template).scheme not in ("http", "https"):
+        raise ConfigError(f"[dmslab] viewer_url: {template!r} must start with http:// or https://")
