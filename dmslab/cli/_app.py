@@ -85,6 +85,12 @@ def _pipelines() -> ModuleType:
     return group
 
 
+def _dashboard() -> ModuleType:
+    from dmslab.cli import _dashboard as group
+
+    return group
+
+
 #: Every subcommand, in the order ``dmslab --help`` lists them (a test checks it against the groups' BUILDERS).
 COMMANDS: tuple[Command, ...] = (
     Command("init", "create the pseudonymisation key and the database", _site),
@@ -104,6 +110,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("alerts", "dose alerts: evaluate rules, e-mail, list, acknowledge", _alerts),
     Command("pipelines", "run scheduled notebook reports (papermill), list pipelines, show recorded runs",
             _pipelines),
+    Command("dashboard", "serve the Voila dashboards (dashboards/*.ipynb) on the store: loopback, token, offline",
+            _dashboard),
     Command("demo", "synthesise a department, send it over DICOM to the receiver, ingest it into SQLite, print the "
                     "audit, write the HTML report", _demo),
 )
