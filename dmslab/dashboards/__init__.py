@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from dmslab.dashboards import overview
+from dmslab.dashboards import drl_explorer, overview
 from dmslab.dashboards._server import (
     DASHBOARDS_DIR,
     SHARE_DIR,
@@ -23,7 +23,7 @@ from dmslab.errors import ConfigError
 from dmslab.store import Store
 
 __all__ = ["DASHBOARDS_DIR", "SHARE_DIR", "TEMPLATE", "DashboardOptions", "kernel_environment", "new_token",
-           "open_store", "overview", "server_environment", "voila_argv"]
+           "drl_explorer", "open_store", "overview", "server_environment", "voila_argv"]
 
 
 def open_store(database_url: str = "") -> Store:

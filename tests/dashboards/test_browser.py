@@ -124,7 +124,7 @@ def _bars(page) -> int:
 
 
 def _choose(page, label: str, value: str) -> None:
-    page.locator(".widget-dropdown", has_text=label).locator("select").select_option(value)
+    page.get_by_label(label, exact=True).select_option(value)
 
 
 def test_department_overview_offline_and_filtered(server, site, page):
@@ -163,3 +163,4 @@ def test_department_overview_offline_and_filtered(server, site, page):
     page.wait_for_selector("text=No exams match modality MG, room CT2")
     page.screenshot(path=SCREENSHOTS / "department_overview_empty.png", full_page=True)
     watch.check(page)
+
