@@ -29,6 +29,7 @@ def test_demo_command_prints_the_audit(tmp_path, capsys):
     assert (tmp_path / "demo" / "dmslab.sqlite").exists()
     report = Path(out.split("DRL audit report: ")[1].split()[0])
     assert report.is_file() and "<table" in report.read_text()
+    assert out.rstrip().splitlines()[-1].strip() == f"dmslab --home {tmp_path / 'demo'} dashboard"  # the last line
 
 
 def test_demo_fails_when_what_it_ingested_is_not_what_it_synthesised(tmp_path, capsys):

@@ -91,6 +91,12 @@ def _pipelines() -> ModuleType:
     return group
 
 
+def _dashboard() -> ModuleType:
+    from dmslab.cli import _dashboard as group
+
+    return group
+
+
 #: Every subcommand, in the order ``dmslab --help`` lists them (a test checks it against the groups' BUILDERS).
 COMMANDS: tuple[Command, ...] = (
     Command("init", "create the pseudonymisation key and the database", _site),
@@ -112,6 +118,8 @@ COMMANDS: tuple[Command, ...] = (
             _pipelines),
     Command("lab", "JupyterLab on the site's store (loopback, token) with the starter notebook prototype.ipynb",
             _lab),
+    Command("dashboard", "serve the Voila dashboards (dashboards/*.ipynb) on the store: loopback, token, offline",
+            _dashboard),
     Command("demo", "synthesise a department, send it over DICOM to the receiver, ingest it into SQLite, print the "
                     "audit, write the HTML report", _demo),
 )

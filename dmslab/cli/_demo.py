@@ -94,6 +94,9 @@ def _cmd_demo(args: argparse.Namespace, settings_from: SettingsFrom) -> int:
     print("\nwriting the DRL audit report (papermill + nbconvert)...", flush=True)
     path = write_drl_report(settings, settings.home / "reports")
     print(f"DRL audit report: {path.resolve()}")
+    from dmslab.cli._dashboard import dashboard_command
+
+    print(f"\nopen the dashboards on the demo data:\n  {dashboard_command(home)}")
     return rc
 
 

@@ -1,0 +1,42 @@
+"""Data freshness per device: when each room last sent a study (what a dashboard shows as "stopped sending")."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dmslab.store._aggregate import Selection, _where, equipment_dims
+from dmslab.store.schema import table
+
+if TYPE_CHECKING:
+    from dmslab.store._store import Store
+
+__all__ = ["last_studies"]
+
+
+def last_studies(store: Store, *, selection: Selection | None = None) -> pd.DataFrame:
+    """The first and last study date/time and the number of studies per room, modality and device.
+
+    Counted in the database (``GROUP BY``); studies without a date are left out.
+
+    Returns
+    -------
+    DataFrame
+        ``room, modality, device, n_exams, first_study, last_study`` (``datetime64``), one row per room ×
+        modality × device, ordered by room.
+    """
+    st, eq = table("study"), table("equipment")
+    dims = equipment_dims()
+    keys = [dims["room"].label("room"), st.c.modality.label("modality"), dims["device"].label("device")]
+    q = (sa.select(*keys, sa.func.count(st.c.id).label("n_exams"),
+                   sa.func.min(st.c.study_datetime).label("first_study"),
+                   sa.func.max(st.c.study_datetime).label("last_study"))
+         .select_from(st.outerjoin(eq, st.c.equipment_id == eq.c.id))
+         .where(st.c.study_datetime.is_not(None), *_where(selection or Selection()))
+         .group_by(*keys).order_by(*keys))
+    out = store.read(q)
+    for c in ("first_study", "last_study"):
+        out[c] = pd.to_datetime(out[c])
+    return out.astype({"n_exams": int})
