@@ -43,10 +43,11 @@ from dmslab.store.schema import metadata
 __all__ = [
     "DATABASE_ERRORS", "DIMENSIONS", "EQUIPMENT_DIMS", "METRICS", "Metric", "MetricData", "NamedStudy",
     "PROTOCOL_FIELDS", "PatientBand", "Rejection", "STUDY_COLUMNS", "Selection", "Store", "StudyFilter",
-    "UNAVAILABLE_ERRORS", "WriteSummary", "absolute_url", "acknowledge_alert", "alert_metrics", "alerts", "exam_counts",
-    "exam_metrics", "fast_source", "has_median_aggregate", "held_sop_instance_uids", "insert_pipeline_run",
-    "last_studies", "mark_notified", "masked_url", "metadata", "metric_data", "metric_values", "migrate",
-    "naming_rules", "patient_band", "pipeline_runs", "raise_alerts", "replace_naming_rules", "room_expr", "set_standard_names",
-    "source_status_counts", "sql_summary", "stored_study_features", "studies", "study_span",
-    "unmapped_local_names", "unsent_alerts", "update_pipeline_run", "workload_counts",
+    "UNAVAILABLE_ERRORS", "WriteSummary", "absolute_url", "acknowledge_alert", "alert_metrics", "alerts",
+    "exam_counts", "exam_metrics", "fast_source", "has_median_aggregate", "held_sop_instance_uids",
+    "insert_pipeline_run", "last_studies", "mark_notified", "masked_url", "metadata", "metric_data",
+    "metric_values", "migrate", "naming_rules", "patient_band", "pipeline_runs", "raise_alerts",
+    "replace_naming_rules", "room_expr", "set_standard_names", "source_status_counts", "sql_summary",
+    "stored_study_features", "studies", "study_span", "unmapped_local_names", "unsent_alerts",
+    "update_pipeline_run", "workload_counts",
 ]
