@@ -147,7 +147,7 @@ def freshness_table(store: Store, reference: dt.datetime | None, filters: Filter
     """Per room and device: the last study, how many days before the reference time, and whether the room
     stopped sending (silent for more than ``stale_days`` [d]); the silent rooms first. The period is ignored
     (a device's last study is what matters); modality and room apply."""
-    seen = last_studies(store, selection=Filters(modality=filters.modality, rooms=filters.rooms).selection())
+    seen = last_studies(store, selection=Filters(modality=filters.modality, rooms=filters.rooms))
     if seen.empty or reference is None:
         return _nothing(Filters(modality=filters.modality, rooms=filters.rooms), "devices")
     silent_d = (pd.Timestamp(reference) - seen["last_study"]).dt.total_seconds() / 86400.0

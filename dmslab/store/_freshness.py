@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import sqlalchemy as sa
 
-from dmslab.store._aggregate import Selection, _where, equipment_dims
+from dmslab.store._aggregate import equipment_dims
+from dmslab.store._filters import StudyFilter
 from dmslab.store.schema import table
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["last_studies"]
 
 
-def last_studies(store: Store, *, selection: Selection | None = None) -> pd.DataFrame:
+def last_studies(store: Store, *, selection: StudyFilter | None = None) -> pd.DataFrame:
     """The first and last study date/time and the number of studies per room, modality and device.
 
     Counted in the database (``GROUP BY``); studies without a date are left out.
@@ -34,7 +35,7 @@ def last_studies(store: Store, *, selection: Selection | None = None) -> pd.Data
                    sa.func.min(st.c.study_datetime).label("first_study"),
                    sa.func.max(st.c.study_datetime).label("last_study"))
          .select_from(st.outerjoin(eq, st.c.equipment_id == eq.c.id))
-         .where(st.c.study_datetime.is_not(None), *_where(selection or Selection()))
+         .where(st.c.study_datetime.is_not(None), *(selection or StudyFilter()).conditions())
          .group_by(*keys).order_by(*keys))
     out = store.read(q)
     for c in ("first_study", "last_study"):
