@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: env demo test lint bench fuzz lab clean
+.PHONY: env demo test test-browser lint bench fuzz lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ lab: env
 
 test: env
 	$(BIN)/python -m pytest
+
+# The dashboards in headless chromium (tests/dashboards/test_browser.py), left out of `make test` until the
+# Voila page stall of issue 13 is fixed.
+test-browser: env
+	DMSLAB_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/dashboards/test_browser.py
 
 lint: env
 	$(BIN)/ruff check dmslab tests bench

@@ -21,6 +21,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
+if os.environ.get("DMSLAB_BROWSER_TESTS") != "1":
+    # Known stall, cause not fixed yet (issue 13): now and then Voila 0.5.13 stops streaming a page at
+    # "Executing N of M" (it happened in 1 of 3 runs of the whole suite beside other tests; upstream
+    # voila-dashboards/voila#1428 describes the same). Until it is fixed, `make test` leaves this test out
+    # and `make test-browser` runs it.
+    pytest.skip("browser tests run with `make test-browser` (DMSLAB_BROWSER_TESTS=1): the Voila page stall "
+                "of issue 13 is not fixed yet", allow_module_level=True)
 pytest.importorskip("playwright", reason="Playwright is not installed (pip install -e '.[dev]')")
 pytest.importorskip("voila", reason="voila is not installed (pip install -e '.[dashboards]')")
 
