@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _receiver_util import ReceiverProcess, echo, free_port, make_settings, wait_port
+from _receiver_util import ReceiverProcess, echo, free_port, make_settings, wait_port, wait_until
 
 from dmslab.cli import main
 from dmslab.config import ReceiverSettings, load_settings, override
@@ -29,6 +29,8 @@ def test_receive_and_status_commands(tmp_path: Path, department: tuple[Path, Gro
         sent = send_files(files, ("127.0.0.1", port), called_aet="DMSLAB", calling_aet="TESTSCU")
         assert len(sent.success) == 7
         assert echo(port, calling="STRANGER") is None
+        pending = settings.home / "inbox" / "pending"  # a stop leaves what is not ingested yet in the inbox
+        wait_until(lambda: not any(pending.iterdir()), 120, "the worker did not drain the inbox")
     finally:
         assert proc.stop() == 0
     status = json.loads((settings.home / "inbox" / "status" / "receiver.json").read_text())
