@@ -20,8 +20,7 @@ import pandas as pd
 
 from dmslab.analysis.parameters import describe_period
 from dmslab.analysis.stats import METRICS, Filters, percentile_of_medians, summaries
-from dmslab.store import PatientBand, Store, patient_band
-from dmslab.store._drl import local_drl_rows, replace_local_drl
+from dmslab.store import PatientBand, Store, local_drl_rows, patient_band, replace_local_drl
 
 __all__ = ["DRL_SETS", "MIN_N", "TEXT_COLUMNS", "GroupBounds", "LocalDrl", "audit_text", "derive_local_drls",
            "drl_audit", "drl_references", "load_drls", "local_drls", "map_ct_protocol", "patient_group_bounds",
