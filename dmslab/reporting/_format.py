@@ -24,7 +24,13 @@ __all__ = ["METRIC_NAMES", "STATUS_CLASS", "Html", "audit_table", "exam_table", 
 
 #: Display names of the metrics of :data:`dmslab.analysis.stats.METRICS` (units come from there).
 METRIC_NAMES = {"ctdivol_mgy": "CTDIvol", "dlp_mgycm": "DLP", "dap_gym2": "DAP", "agd_mgy": "AGD",
-                "total_dap_gym2": "KAP", "total_rp_dose_gy": "Ka,r", "fluoro_time_s": "Fluoroscopy time"}
+                "total_dap_gym2": "KAP", "total_rp_dose_gy": "Ka,r", "fluoro_time_s": "Fluoroscopy time",
+                "kvp": "Tube voltage", "ma": "Tube current", "mas": "Tube current-time product", "pitch": "Pitch",
+                "collimation_mm": "Collimation", "filter_material": "Filter", "dw_cm": "Water-equivalent diameter",
+                "weight_kg": "Weight", "height_m": "Height"}
+#: Units of the technique and patient-size quantities, which are not audit metrics (those take theirs from METRICS).
+_QUANTITY_UNITS = {"kvp": "kV", "ma": "mA", "mas": "mAs", "collimation_mm": "mm", "dw_cm": "cm", "weight_kg": "kg",
+                   "height_m": "m"}
 #: The CSS class of each audit status (colours in :data:`CSS`).
 STATUS_CLASS = {"above DRL": "status-above", "at or below DRL": "status-ok", "too few": "status-few",
                 "no DRL": "status-none"}
@@ -90,7 +96,7 @@ def metric_label(metric: str, language: str = "en", *, prefix: str = "") -> str:
     """
     _ = translation(language).gettext
     name = _(METRIC_NAMES.get(metric, metric))
-    unit = unit_label(METRICS[metric].unit) if metric in METRICS else ""
+    unit = unit_label(METRICS[metric].unit) if metric in METRICS else _QUANTITY_UNITS.get(metric, "")
     head = f"{_(prefix)} {name}" if prefix else name
     return f"{head} ({unit})" if unit else head
 
@@ -188,7 +194,14 @@ _COLUMNS: dict[str, tuple[str, bool]] = {
     "n_exams": ("Exams", True), "n": ("n", True), "n_groups": ("Rooms", True), "suggestions": ("Suggestions", False),
     "best": ("Best suggestion", False), "study_datetime": ("Date", False), "protocol": ("Protocol", False),
     "rule_id": ("Rule", False), "rule": ("Rule", False), "acknowledged_by": ("Acknowledged by", False),
-    "explanation": ("Explanation", False), "ratio": ("Ratio", True), "study_description": ("Study description", False)}
+    "explanation": ("Explanation", False), "ratio": ("Ratio", True), "study_description": ("Study description", False),
+    "kind": ("Kind", False), "change_datetime": ("Changed from", False), "alarm_datetime": ("Alarm on", False),
+    "rel_shift": ("Relative shift", True), "ci_low": ("95 % CI low", True), "ci_high": ("95 % CI high", True),
+    "p_value": ("p", True), "size_adjustment": ("Size adjustment", False), "covariate": ("Size quantity", False),
+    "slope": ("Slope (log dose / log size)", True), "reference": ("Reference size", True),
+    "n_unadjusted": ("Exams without size", True), "note": ("Note", False), "quantity": ("Quantity", False)}
+#: Columns whose values are quantity names shown with :func:`metric_label`.
+_QUANTITY_COLUMNS = frozenset({"metric", "covariate"})
 
 
 def frame_table(frame: pd.DataFrame, *, language: str = "en", columns: Sequence[str] | None = None,
@@ -217,9 +230,10 @@ def frame_table(frame: pd.DataFrame, *, language: str = "en", columns: Sequence[
     for r in frame.to_dict("records"):
         cells = []
         for c in cols:
-            if c == "metric":
-                cells.append(_cell(metric_label(str(r[c]), language), language, numeric=False))
-            elif c == "study_datetime":
+            if c in _QUANTITY_COLUMNS:
+                label = metric_label(str(r[c]), language) if isinstance(r[c], str) and r[c] else None
+                cells.append(_cell(label, language, numeric=False))
+            elif c.endswith("_datetime"):
                 cells.append(_cell(pd.Timestamp(r[c]).strftime("%Y-%m-%d %H:%M") if pd.notna(r[c]) else None,
                                    language, numeric=False))
             else:
