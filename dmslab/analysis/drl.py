@@ -292,8 +292,8 @@ def study_exceedances(store: Store, *, drl_set: str = "UK", metric: str = "dlp_m
                       filters: Filters = Filters()) -> pd.DataFrame:
     """Individual exams whose per-exam ``metric`` is above ``factor`` × the DRL of their standard name.
 
-    Returns ``study_uid, room, standard_name, value, drl, ratio`` sorted by ratio (largest first). A single
-    exam above a DRL is a prompt to look, not a breach: DRLs apply to medians.
+    Returns ``study_uid, study_datetime, room, standard_name, value, drl, ratio`` sorted by ratio (largest first).
+    A single exam above a DRL is a prompt to look, not a breach: DRLs apply to medians.
     """
     from dmslab.analysis.stats import metric_values
 
@@ -303,10 +303,11 @@ def study_exceedances(store: Store, *, drl_set: str = "UK", metric: str = "dlp_m
     flt = replace(filters, patient_group=group)
     refs = drl_references(drl_set, patient_group=group, store=store, at=filters.end)
     ref = refs[refs["metric"] == metric][["standard_name", "drl"]]
-    vals = metric_values(store, metric, by=["room", "standard_name"], filters=flt, extra=["study_uid"])
+    vals = metric_values(store, metric, by=["room", "standard_name"], filters=flt,
+                         extra=["study_uid", "study_datetime"])
     out = vals.merge(ref, on="standard_name")
     out = out[out["value"] > factor * out["drl"]].assign(ratio=lambda d: d["value"] / d["drl"])
-    return out[["study_uid", "room", "standard_name", "value", "drl", "ratio"]] \
+    return out[["study_uid", "study_datetime", "room", "standard_name", "value", "drl", "ratio"]] \
         .sort_values("ratio", ascending=False).reset_index(drop=True)
 
 
