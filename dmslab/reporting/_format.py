@@ -101,18 +101,18 @@ def metric_label(metric: str, language: str = "en", *, prefix: str = "") -> str:
     return f"{head} ({unit})" if unit else head
 
 
-def viewer_link(template: str, *, study_uid: object, accession: object = None) -> str | None:
-    """The viewer URL of one exam from the site's ``viewer_url`` template, values URL-quoted; ``None`` without a
-    template or when a value the template needs is missing.
+def viewer_link(template: str, *, study_uid: object) -> str | None:
+    """The viewer URL of one exam from the site's ``viewer_url`` template, the UID URL-quoted; ``None`` without a
+    template or without a UID.
 
-    >>> viewer_link("https://pacs/v?study={study_uid}&acc={accession}", study_uid="1.2.3", accession="A 7&8")
-    'https://pacs/v?study=1.2.3&acc=A%207%268'
-    >>> viewer_link("", study_uid="1.2.3") is None, viewer_link("https://pacs/{accession}", study_uid="1.2") is None
+    >>> viewer_link("https://pacs/v?study={study_uid}", study_uid="1.2.3 &")
+    'https://pacs/v?study=1.2.3%20%26'
+    >>> viewer_link("", study_uid="1.2.3") is None, viewer_link("https://pacs/{study_uid}", study_uid=None) is None
     (True, True)
     """
     if not template:
         return None
-    values = {"study_uid": study_uid, "accession": accession}
+    values = {"study_uid": study_uid}
     needed = {name for _t, name, _s, _c in string.Formatter().parse(template) if name}
     if any(values.get(n) is None or pd.isna(values.get(n)) or str(values.get(n)) == "" for n in needed):
         return None
@@ -258,7 +258,7 @@ def _value_header(metric: str | None, column: str, language: str) -> str:
 def exam_table(frame: pd.DataFrame, *, metric: str | None, language: str = "en", viewer_url: str = "",
                columns: Sequence[str] = ("study_datetime", "room", "standard_name", "study_description")) -> Html:
     """A list of exams (e.g. :func:`dmslab.analysis.drl.study_exceedances`): the descriptive ``columns`` present,
-    the accession number when the frame holds one (``accession_number``), ``value``/``drl``/``level`` and
+    ``value``/``drl``/``level`` and
     ``ratio`` (or ``times_level``) with the unit of ``metric`` (``None``: rows of several metrics, each with its
     ``unit``), and a link to the images when the site has a ``viewer_url``. The Study Instance UID only ever
     goes into the link, never into the text.
@@ -268,9 +268,7 @@ def exam_table(frame: pd.DataFrame, *, metric: str | None, language: str = "en",
         return _no_rows(language)
     shown = [c for c in columns if c in frame.columns]
     headers = [_(_COLUMNS[c][0]) if c in _COLUMNS else _(c.capitalize()) for c in shown]
-    has_acc = "accession_number" in frame.columns
     values = [c for c in ("value", "drl", "level") if c in frame.columns]
-    headers += ([_("Accession number")] if has_acc else [])
     headers += [_value_header(metric, c, language) for c in values]
     unit = metric is None and "unit" in frame.columns
     headers += [_("Unit")] if unit else []
@@ -281,12 +279,11 @@ def exam_table(frame: pd.DataFrame, *, metric: str | None, language: str = "en",
     for r in frame.to_dict("records"):
         cells = [_cell(pd.Timestamp(r[c]).strftime("%Y-%m-%d %H:%M") if c == "study_datetime" and pd.notna(r[c])
                        else r[c], language, numeric=False) for c in shown]
-        cells += [_cell(r["accession_number"], language, numeric=False)] if has_acc else []
         cells += [_cell(r[c], language, numeric=True) for c in values]
         cells += [_cell(unit_label(str(r["unit"])), language, numeric=False)] if unit else []
         cells += [_cell(r[ratio], language, numeric=True)] if ratio else []
         if viewer_url:
-            url = viewer_link(viewer_url, study_uid=r.get("study_uid"), accession=r.get("accession_number"))
+            url = viewer_link(viewer_url, study_uid=r.get("study_uid"))
             cells.append(f'<td><a href="{escape(url)}">{escape(_("open images"))}</a></td>' if url else "<td>–</td>")
         rows.append(cells)
     return Html(_wrap(_table(headers, rows)), _text_table(headers, rows))
