@@ -72,6 +72,9 @@ class Settings:
         placeholder ``{study_uid}`` (Study Instance UID, URL-quoted), e.g.
         ``"https://pacs.hospital.local/viewer?study={study_uid}"``. Not ``{accession}``: accession numbers are
         stored only as keyed pseudonyms. Empty (default): exam lists have no links.
+    export_identifiers
+        Whether ``dmslab export --with-identifiers`` may write UIDs and keyed pseudonyms
+        (``DMSLAB_EXPORT_IDENTIFIERS``); default false: exports are anonymised.
     receiver
         ``dmslab receive``: AE title, port, allow-list, inbox, TLS (``[receiver]``, see
         :class:`~dmslab.config.ReceiverSettings`).
@@ -91,6 +94,7 @@ class Settings:
     not_patient_patterns: tuple[str, ...] = DEFAULT_NOT_PATIENT_PATTERNS
     site_name: str = ""
     viewer_url: str = ""
+    export_identifiers: bool = False
     receiver: ReceiverSettings = field(default_factory=ReceiverSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     qr: QrSettings = field(default_factory=QrSettings)

@@ -23,6 +23,14 @@ from dmslab.store._aggregate import (
 from dmslab.store._alerts import acknowledge_alert, alerts, mark_notified, raise_alerts, unsent_alerts
 from dmslab.store._columnar import fast_source, metric_data
 from dmslab.store._drl import local_drl_rows, replace_local_drl
+from dmslab.store._export import (
+    EVENT_TABLES,
+    IDENTIFIER_COLUMNS,
+    ExportColumn,
+    export_columns,
+    export_count,
+    export_rows,
+)
 from dmslab.store._filters import PatientBand, StudyFilter, patient_band, period_bound, room_expr
 from dmslab.store._freshness import last_studies
 from dmslab.store._migrate import migrate
@@ -42,13 +50,14 @@ from dmslab.store._url import absolute_url, masked_url
 from dmslab.store.schema import metadata
 
 __all__ = [
-    "DATABASE_ERRORS", "DIMENSIONS", "EQUIPMENT_DIMS", "METRICS", "Metric", "MetricData", "NamedStudy",
-    "PROTOCOL_FIELDS", "PatientBand", "Rejection", "STUDY_COLUMNS", "Selection", "Store", "StudyFilter",
-    "UNAVAILABLE_ERRORS", "WriteSummary", "absolute_url", "acknowledge_alert", "alert_metrics", "alerts",
-    "exam_counts", "exam_metrics", "fast_source", "has_median_aggregate", "held_sop_instance_uids",
-    "insert_pipeline_run", "last_studies", "local_drl_rows", "mark_notified", "masked_url", "metadata",
-    "metric_data", "metric_values", "migrate", "naming_rules", "patient_band", "period_bound", "pipeline_runs",
-    "raise_alerts", "replace_local_drl", "replace_naming_rules", "room_expr", "set_standard_names",
-    "source_status_counts", "sql_summary", "stored_study_features", "studies", "study_span", "unmapped_local_names",
-    "unsent_alerts", "update_pipeline_run", "workload_counts",
+    "DATABASE_ERRORS", "DIMENSIONS", "EQUIPMENT_DIMS", "EVENT_TABLES", "ExportColumn", "IDENTIFIER_COLUMNS",
+    "METRICS", "Metric", "MetricData", "NamedStudy", "PROTOCOL_FIELDS", "PatientBand", "Rejection", "STUDY_COLUMNS",
+    "Selection", "Store", "StudyFilter", "UNAVAILABLE_ERRORS", "WriteSummary", "absolute_url", "acknowledge_alert",
+    "alert_metrics", "alerts", "exam_counts", "exam_metrics", "export_columns", "export_count", "export_rows",
+    "fast_source", "has_median_aggregate", "held_sop_instance_uids", "insert_pipeline_run", "last_studies",
+    "local_drl_rows", "mark_notified", "masked_url", "metadata", "metric_data", "metric_values", "migrate",
+    "naming_rules", "patient_band", "period_bound", "pipeline_runs", "raise_alerts", "replace_local_drl",
+    "replace_naming_rules", "room_expr", "set_standard_names", "source_status_counts", "sql_summary",
+    "stored_study_features", "studies", "study_span", "unmapped_local_names", "unsent_alerts",
+    "update_pipeline_run", "workload_counts",
 ]
