@@ -22,6 +22,7 @@ from dmslab.store._aggregate import (
 )
 from dmslab.store._alerts import acknowledge_alert, alerts, mark_notified, raise_alerts, unsent_alerts
 from dmslab.store._columnar import fast_source, metric_data
+from dmslab.store._dash_workload import room_month_counts, room_workload_counts
 from dmslab.store._filters import PatientBand, StudyFilter, patient_band, room_expr
 from dmslab.store._freshness import last_studies
 from dmslab.store._migrate import migrate
@@ -51,3 +52,5 @@ __all__ = [
     "stored_study_features", "studies", "study_span", "unmapped_local_names", "unsent_alerts",
     "update_pipeline_run", "workload_counts",
 ]
+# the dashboards' queries (dmslab.dashboards)
+__all__ += ["room_month_counts", "room_workload_counts"]
