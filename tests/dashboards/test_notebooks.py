@@ -20,7 +20,7 @@ SQL = re.compile(r"\b(select\b.+\bfrom|group\s+by|insert\s+into)\b|\.execute\(|r
 
 def test_there_are_dashboards():
     assert [p.name for p in DASHBOARDS] == ["department_overview.ipynb", "drl_compliance.ipynb",
-                                           "workload.ipynb"]
+                                           "protocol_explorer.ipynb", "workload.ipynb"]
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=[p.name for p in DASHBOARDS])
