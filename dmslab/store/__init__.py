@@ -23,6 +23,7 @@ from dmslab.store._aggregate import (
 from dmslab.store._alerts import acknowledge_alert, alerts, mark_notified, raise_alerts, unsent_alerts
 from dmslab.store._columnar import fast_source, metric_data
 from dmslab.store._dash_protocol import protocol_counts, protocol_exams
+from dmslab.store._dash_size import SIZE_DOSE_PAIRS, size_dose
 from dmslab.store._dash_workload import room_month_counts, room_workload_counts
 from dmslab.store._filters import PatientBand, StudyFilter, patient_band, room_expr
 from dmslab.store._freshness import last_studies
@@ -54,4 +55,5 @@ __all__ = [
     "update_pipeline_run", "workload_counts",
 ]
 # the dashboards' queries (dmslab.dashboards)
-__all__ += ["protocol_counts", "protocol_exams", "room_month_counts", "room_workload_counts"]
+__all__ += ["SIZE_DOSE_PAIRS", "protocol_counts", "protocol_exams", "room_month_counts", "room_workload_counts",
+            "size_dose"]

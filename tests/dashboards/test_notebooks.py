@@ -19,7 +19,7 @@ SQL = re.compile(r"\b(select\b.+\bfrom|group\s+by|insert\s+into)\b|\.execute\(|r
 
 
 def test_there_are_dashboards():
-    assert [p.name for p in DASHBOARDS] == ["department_overview.ipynb", "drl_compliance.ipynb",
+    assert [p.name for p in DASHBOARDS] == ["department_overview.ipynb", "dose_vs_size.ipynb", "drl_compliance.ipynb",
                                            "protocol_explorer.ipynb", "workload.ipynb"]
 
 
