@@ -21,6 +21,7 @@ from dmslab.analysis._size import ADJUSTABLE, SizeConfig, size_adjust
 from dmslab.analysis.changes import CT_METRICS, PROJ_METRICS, detect_changes, size_adjustments
 from dmslab.analysis.stats import Filters
 from dmslab.dashboards._tables import shown
+from dmslab.dashboards.drilldown import Drilldown
 from dmslab.dashboards.overview import ALL, NoExams, _nothing, filters_for
 from dmslab.store import Store, protocol_counts, protocol_exams
 
@@ -210,10 +211,14 @@ class Views:
         The reference time the periods count back from.
     size_config
         The size adjustment's fit settings (default :class:`~dmslab.analysis._size.SizeConfig`).
+    viewer_url
+        The viewer URL template of the drill-down (empty: ``DMSLAB_VIEWER_URL``, else no links).
     """
 
-    def __init__(self, store: Store, reference: dt.datetime | None, *, size_config: SizeConfig | None = None) -> None:
+    def __init__(self, store: Store, reference: dt.datetime | None, *, size_config: SizeConfig | None = None,
+                 viewer_url: str = "") -> None:
         self.store, self.reference, self.size_config = store, reference, size_config or SizeConfig()
+        self.drill = Drilldown(store, viewer_url)
 
     def filters(self, modality: str, room: str, period: str) -> Filters:
         """The selection of the widgets' values."""
@@ -233,7 +238,8 @@ class Views:
         refresh()
 
     def series(self, modality: str, room: str, protocol: str, quantity: str, period: str, adjust: bool) -> None:
-        """The protocol's quantity per exam with its changes, and the changes of every quantity."""
+        """The protocol's quantity per exam with its changes, the changes of every quantity, and a drop-down of
+        the exams with the chosen one's events (and viewer link)."""
         from IPython.display import display
 
         f = self.filters(modality, room, period)
@@ -243,6 +249,9 @@ class Views:
                              size_config=self.size_config)
         display(table if isinstance(table, NoExams) else series_chart(table, quantity))
         display(shown(changes_table(self.store, f, protocol=protocol, adjust=adjust, size_config=self.size_config)))
+        picker = self.drill.picker(table)
+        if picker is not None:
+            display(picker)
 
     def technique(self, modality: str, room: str, protocol: str, period: str) -> None:
         """kVp, mAs, pitch and collimation per exam over time."""

@@ -22,6 +22,14 @@ from dmslab.store._aggregate import (
 )
 from dmslab.store._alerts import acknowledge_alert, alerts, mark_notified, raise_alerts, unsent_alerts
 from dmslab.store._columnar import fast_source, metric_data
+from dmslab.store._dash_events import (
+    CT_EVENT_COLUMNS,
+    PROJ_EVENT_COLUMNS,
+    exam_events,
+    exam_ids,
+    exam_uids,
+    proj_event_totals,
+)
 from dmslab.store._dash_protocol import protocol_counts, protocol_exams
 from dmslab.store._dash_size import SIZE_DOSE_PAIRS, size_dose
 from dmslab.store._dash_workload import room_month_counts, room_workload_counts
@@ -55,5 +63,6 @@ __all__ = [
     "update_pipeline_run", "workload_counts",
 ]
 # the dashboards' queries (dmslab.dashboards)
-__all__ += ["SIZE_DOSE_PAIRS", "protocol_counts", "protocol_exams", "room_month_counts", "room_workload_counts",
+__all__ += ["CT_EVENT_COLUMNS", "PROJ_EVENT_COLUMNS", "SIZE_DOSE_PAIRS", "exam_events", "exam_ids", "exam_uids",
+            "proj_event_totals", "protocol_counts", "protocol_exams", "room_month_counts", "room_workload_counts",
             "size_dose"]

@@ -31,7 +31,7 @@ def test_dashboard_runs_top_to_bottom(path, site, tmp_path):
     cells = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     views = _output_widgets(nb)
     n_views = sum("interactive_output" in "".join(c["source"]) for c in nb["cells"])
-    assert len(views) == n_views > 0
+    assert len(views) >= n_views > 0  # drill-downs add output widgets of their own
     errors = [o for o in [*cells, *(o for v in views for o in v)] if o["output_type"] == "error"]
     assert errors == [], [f"{e['ename']}: {e['evalue']}" for e in errors]
     assert all(v for v in views), "a view displayed nothing"
