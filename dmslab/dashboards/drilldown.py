@@ -106,7 +106,8 @@ def exam_options(table: pd.DataFrame, *, columns: tuple[str, ...] = ("Study date
         if row["exam"] in seen:
             continue
         seen.add(row["exam"])
-        parts = [f"{pd.Timestamp(row[c]):%Y-%m-%d %H:%M}" if c == "Study date" else str(row[c]) for c in shown_cols]
+        parts = [f"{pd.Timestamp(row[c]):%Y-%m-%d %H:%M}" if c == "Study date" else
+                 f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in shown_cols]
         out.append((" · ".join(parts), int(row["exam"])))
     return out
 
@@ -145,13 +146,15 @@ class Drilldown:
         display(shown(event_table(self.store, exam)))
 
     def picker(self, table: pd.DataFrame | NoExams, *, description: str = "Exam",
-               show: Callable[[int | None], None] | None = None) -> Any:
+               show: Callable[[int | None], None] | None = None,
+               columns: tuple[str, ...] = ("Study date", "Room", "Protocol")) -> Any:
         """A drop-down of the table's exams and, below it, the chosen exam's events (``show``, default
-        :meth:`show`), as an ipywidgets box; an empty table gives nothing to pick (``None``)."""
+        :meth:`show`), as an ipywidgets box; ``columns`` label the choices (:func:`exam_options`). An empty
+        table gives nothing to pick (``None``)."""
         import ipywidgets as widgets
 
         if isinstance(table, NoExams) or table.empty:
             return None
-        choose = widgets.Dropdown(options=exam_options(table), description=description,
+        choose = widgets.Dropdown(options=exam_options(table, columns=columns), description=description,
                                   layout={"width": "520px"})
         return widgets.VBox([choose, widgets.interactive_output(show or self.show, {"exam": choose})])

@@ -21,6 +21,7 @@ import pandas as pd
 
 from dmslab.analysis.stats import Filters
 from dmslab.dashboards._tables import shown
+from dmslab.dashboards.drilldown import Drilldown
 from dmslab.dashboards.overview import ALL, NoExams, _nothing, filters_for
 from dmslab.store import Store, size_dose
 
@@ -136,10 +137,12 @@ def size_chart(table: pd.DataFrame, *, pair: str) -> alt.LayerChart:
 
 
 class Views:
-    """The views as functions of the widgets' values (for ``ipywidgets.interactive_output``)."""
+    """The views as functions of the widgets' values (for ``ipywidgets.interactive_output``); ``viewer_url`` is
+    the drill-down's viewer URL template (empty: ``DMSLAB_VIEWER_URL``, else no links)."""
 
-    def __init__(self, store: Store, reference: dt.datetime | None) -> None:
+    def __init__(self, store: Store, reference: dt.datetime | None, *, viewer_url: str = "") -> None:
         self.store, self.reference = store, reference
+        self.drill = Drilldown(store, viewer_url)
 
     def filters(self, room: str, standard_name: str, period: str) -> Filters:
         """The selection of the widgets' values (the pair gives the modality)."""
@@ -147,7 +150,8 @@ class Views:
                        standard_names=None if standard_name == ALL else (standard_name,))
 
     def scatter(self, pair: str, room: str, standard_name: str, period: str) -> None:
-        """The chart and the fit table of the selection."""
+        """The chart and the fit table of the selection, and a drop-down of its exams (highest dose first) with
+        the chosen one's events."""
         from IPython.display import display
 
         table = size_table(self.store, self.filters(room, standard_name, period), pair=pair)
@@ -156,3 +160,6 @@ class Views:
             return
         display(size_chart(table, pair=pair))
         display(shown(fit_table(table, pair=pair)))
+        p = PAIRS[pair]
+        ranked = table.sort_values(p.dose_label, ascending=False)  # the highest doses first
+        display(self.drill.picker(ranked, columns=("Room", "Exam", p.size_label, p.dose_label)))

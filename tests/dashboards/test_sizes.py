@@ -77,3 +77,14 @@ def test_empty_selection_is_a_sentence(store):
         view = z.size_table(store, v.filters(room, overview.ALL, "everything"), pair=pair)
         assert isinstance(view, overview.NoExams) and view.text.startswith("No exams match modality CT")
     assert "Water-equivalent diameter (cm)" in view.text  # the synthetic scanners report no Dw
+
+
+def test_exam_choices_rank_the_highest_dose_first(store):
+    widgets = pytest.importorskip("ipywidgets")
+    v = _views(store)
+    table = z.size_table(store, v.filters("CT1", overview.ALL, "everything"), pair="ct-dlp-weight")
+    ranked = table.sort_values("DLP (mGy·cm)", ascending=False)
+    box = v.drill.picker(ranked, columns=("Room", "Exam", "Weight (kg)", "DLP (mGy·cm)"))
+    first_label, first_exam = box.children[0].options[0]
+    assert first_exam == int(table.loc[table["DLP (mGy·cm)"].idxmax(), "exam"])
+    assert first_label.endswith(f"{table['DLP (mGy·cm)'].max():.4g}") and isinstance(box, widgets.VBox)
