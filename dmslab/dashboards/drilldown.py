@@ -145,7 +145,7 @@ class Drilldown:
             display(link)
         display(shown(event_table(self.store, exam)))
 
-    def picker(self, table: pd.DataFrame | NoExams, *, description: str = "Exam",
+    def picker(self, table: pd.DataFrame | NoExams, *, description: str = "Exam events",
                show: Callable[[int | None], None] | None = None,
                columns: tuple[str, ...] = ("Study date", "Room", "Protocol")) -> Any:
         """A drop-down of the table's exams and, below it, the chosen exam's events (``show``, default

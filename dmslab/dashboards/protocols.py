@@ -137,7 +137,7 @@ def _fmt(v: Any) -> Any:
 def changes_table(store: Store, filters: Filters, *, protocol: str, adjust: bool = True,
                   size_config: SizeConfig | None = None) -> pd.DataFrame | NoExams:
     """Every change detected in the protocol's dose and technique, per room: ``Room, Quantity, Changed on,
-    Detected on, Exams (n), Before, After`` (medians, categories: modes, in the quantity's unit), ``Shift (%)``
+    Detected on, Exams (n), Before, After`` (medians, categories: modes, in the unit of the quantity), ``Shift (%)``
     with its ``95 % CI (%)``, ``p`` and the size adjustment."""
     exams = exam_frame(store, filters, protocol=protocol)
     if exams.empty:
@@ -152,20 +152,20 @@ def changes_table(store: Store, filters: Filters, *, protocol: str, adjust: bool
     return pd.DataFrame({"Room": c["room"], "Quantity": c["metric"].map(LABELS),
                          "Changed on": c["change_datetime"].dt.strftime("%Y-%m-%d"),
                          "Detected on": c["alarm_datetime"].dt.strftime("%Y-%m-%d"), "Exams (n)": c["n_exams"],
-                         "Before (quantity's unit)": c["before"], "After (quantity's unit)": c["after"],
+                         "Before (unit of the quantity)": c["before"], "After (unit of the quantity)": c["after"],
                          "Shift (%)": 100 * c["rel_shift"].astype(float), "95 % CI (%)": pct,
                          "p (nominal)": c["p_value"], "Size adjustment": c["size_adjustment"]})
 
 
 def technique_table(store: Store, filters: Filters, *, protocol: str) -> pd.DataFrame | NoExams:
-    """The technique per exam in long form: ``Study date, Room, Quantity, Value (quantity's unit)``."""
+    """The technique per exam in long form: ``Study date, Room, Quantity, Value (unit of the quantity)``."""
     exams = exam_frame(store, filters, protocol=protocol)
     cols = [m for m in TECHNIQUE[filters.modality or "CT"] if m in exams.columns]
     long = exams.melt(id_vars=["study_datetime", "room"], value_vars=cols, var_name="q", value_name="v").dropna()
     if long.empty:
         return _none(filters, protocol)
     return pd.DataFrame({"Study date": long["study_datetime"], "Room": long["room"],
-                         "Quantity": long["q"].map(LABELS), "Value (quantity's unit)": long["v"].astype(float)})
+                         "Quantity": long["q"].map(LABELS), "Value (unit of the quantity)": long["v"].astype(float)})
 
 
 def technique_chart(table: pd.DataFrame) -> alt.FacetChart:
@@ -173,7 +173,7 @@ def technique_chart(table: pd.DataFrame) -> alt.FacetChart:
     import altair as alt
 
     return (alt.Chart(table).mark_circle(size=30)
-            .encode(x=alt.X("Study date:T", title="Study date"), y=alt.Y("Value (quantity's unit):Q", title=None),
+            .encode(x=alt.X("Study date:T", title="Study date"), y=alt.Y("Value (unit of the quantity):Q", title=None),
                     color="Room:N", tooltip=list(table.columns))
             .properties(width=560, height=90)
             .facet(row=alt.Row("Quantity:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")))

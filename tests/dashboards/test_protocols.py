@@ -80,8 +80,8 @@ def test_technique_is_the_truth_technique(site, store):
     table = p.technique_table(store, _views(store).filters("CT", "CT1", "everything"), protocol=HEAD)
     assert set(table["Quantity"]) == {"Tube voltage (kV)", "Effective mAs (mA·s)", "Pitch factor (ratio)",
                                       "Collimation (mm)"}
-    pitch = table[table["Quantity"] == "Pitch factor (ratio)"]["Value (quantity's unit)"].tolist()
-    coll = table[table["Quantity"] == "Collimation (mm)"]["Value (quantity's unit)"].tolist()
+    pitch = table[table["Quantity"] == "Pitch factor (ratio)"]["Value (unit of the quantity)"].tolist()
+    coll = table[table["Quantity"] == "Collimation (mm)"]["Value (unit of the quantity)"].tolist()
     truth = _truth_series(site[1], "CT1")
     assert pitch == pytest.approx([max(e.pitch for e in _dose_events(s)) for s in truth])
     assert coll == pytest.approx([max(e.collimation_total_mm for e in _dose_events(s)) for s in truth])
