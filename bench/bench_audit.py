@@ -44,7 +44,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dmslab.analysis.stats import summaries
-from dmslab.store import Store
+from dmslab.store import Store, migrate
 
 ROOMS, PROTOCOLS, MONTHS, EVENTS_PER_STUDY = 20, 50, 36, 3
 BY = ["room", "study_description", "month"]
@@ -254,6 +254,23 @@ def run(url: str, n_events: int, *, with_baseline: bool = True) -> dict[str, flo
             _drop(url)
 
 
+def _upgrade(url: str) -> None:
+    """Migrate a store kept from an earlier run to this dmslab's schema (a kept store outlives upgrades)."""
+    engine = sa.create_engine(url)
+    revisions = sa.text("SELECT version_num FROM alembic_version ORDER BY version_num")
+    try:
+        with engine.connect() as conn:
+            before = conn.execute(revisions).scalars().all()
+        t0 = time.perf_counter()
+        migrate(engine)  # nothing to do at head
+        with engine.connect() as conn:
+            after = conn.execute(revisions).scalars().all()
+        if after != before:
+            print(f"{url}: migrated {before} -> {after} in {time.perf_counter() - t0:.1f} s", flush=True)
+    finally:
+        engine.dispose()
+
+
 def _sqlite_store(n: int, data: Path) -> str:
     """The kept store of ``n`` events (built the first time, with its load and packing times printed)."""
     path = data / f"audit-{n}.sqlite"
@@ -264,6 +281,7 @@ def _sqlite_store(n: int, data: Path) -> str:
         tmp.rename(path)
         print(f"built {path}: load {r['load_s']:.1f} s, columnar copy packed in {r['pack_s']:.1f} s", flush=True)
     url = f"sqlite:///{path}"
+    _upgrade(url)
     store = Store(url)
     t0 = time.perf_counter()
     if store.refresh_columnar():

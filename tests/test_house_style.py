@@ -12,6 +12,7 @@ How lines are counted (the choice, stated once):
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,11 @@ def test_the_package_has_modules_to_check():
 def test_module_and_function_sizes(path: Path):
     found = violations(path.read_text(encoding="utf-8"))
     assert not found, f"dmslab/{path.relative_to(PACKAGE).as_posix()}: " + "; ".join(found)
+
+
+def test_no_module_outside_the_store_imports_its_private_modules():
+    """``dmslab.store._*`` are the store's insides: everything else goes through ``dmslab.store``'s public names."""
+    private = re.compile(r"^\s*(from|import)\s+dmslab\.store\._\w+", re.MULTILINE)
+    offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                 if "store" not in p.relative_to(PACKAGE).parts[:1] and private.search(p.read_text())]
+    assert offenders == []

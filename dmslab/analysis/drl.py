@@ -20,8 +20,7 @@ import pandas as pd
 
 from dmslab.analysis.parameters import describe_period
 from dmslab.analysis.stats import METRICS, Filters, percentile_of_medians, summaries
-from dmslab.store import PatientBand, Store, patient_band
-from dmslab.store._drl import local_drl_rows, replace_local_drl
+from dmslab.store import PatientBand, Store, local_drl_rows, patient_band, replace_local_drl
 
 __all__ = ["DRL_SETS", "MIN_N", "TEXT_COLUMNS", "GroupBounds", "LocalDrl", "audit_text", "derive_local_drls",
            "drl_audit", "drl_references", "load_drls", "local_drls", "map_ct_protocol", "patient_group_bounds",
@@ -293,8 +292,8 @@ def study_exceedances(store: Store, *, drl_set: str = "UK", metric: str = "dlp_m
                       filters: Filters = Filters()) -> pd.DataFrame:
     """Individual exams whose per-exam ``metric`` is above ``factor`` × the DRL of their standard name.
 
-    Returns ``study_uid, room, standard_name, value, drl, ratio`` sorted by ratio (largest first). A single
-    exam above a DRL is a prompt to look, not a breach: DRLs apply to medians.
+    Returns ``study_uid, study_datetime, room, standard_name, value, drl, ratio`` sorted by ratio (largest first).
+    A single exam above a DRL is a prompt to look, not a breach: DRLs apply to medians.
     """
     from dmslab.analysis.stats import metric_values
 
@@ -304,10 +303,11 @@ def study_exceedances(store: Store, *, drl_set: str = "UK", metric: str = "dlp_m
     flt = replace(filters, patient_group=group)
     refs = drl_references(drl_set, patient_group=group, store=store, at=filters.end)
     ref = refs[refs["metric"] == metric][["standard_name", "drl"]]
-    vals = metric_values(store, metric, by=["room", "standard_name"], filters=flt, extra=["study_uid"])
+    vals = metric_values(store, metric, by=["room", "standard_name"], filters=flt,
+                         extra=["study_uid", "study_datetime"])
     out = vals.merge(ref, on="standard_name")
     out = out[out["value"] > factor * out["drl"]].assign(ratio=lambda d: d["value"] / d["drl"])
-    return out[["study_uid", "room", "standard_name", "value", "drl", "ratio"]] \
+    return out[["study_uid", "study_datetime", "room", "standard_name", "value", "drl", "ratio"]] \
         .sort_values("ratio", ascending=False).reset_index(drop=True)
 
 

@@ -14,31 +14,23 @@ from collections.abc import Sequence
 import pandas as pd
 
 from dmslab.analysis.stats import Filters
+from dmslab.store import period_bound
 
 __all__ = ["day", "describe_period", "in_period", "notebook_filters"]
 
 
 def day(text: str | dt.date | None) -> dt.datetime | None:
-    """An ISO date (or datetime) parameter as a datetime, ``None`` when empty.
+    """An ISO date (or datetime) parameter as a datetime, ``None`` when empty (:func:`dmslab.store.period_bound`).
 
     >>> day("2026-01-31"), day("")
     (datetime.datetime(2026, 1, 31, 0, 0), None)
 
     Raises
     ------
-    ValueError
-        For text that is not an ISO date, naming it.
+    dmslab.errors.FilterError
+        (a ``ValueError``) for text that is not an ISO date, naming it.
     """
-    if text is None or text == "":
-        return None
-    if isinstance(text, dt.datetime):
-        return text
-    if isinstance(text, dt.date):
-        return dt.datetime(text.year, text.month, text.day)
-    try:
-        return dt.datetime.fromisoformat(str(text))
-    except ValueError as exc:
-        raise ValueError(f"{text!r} is not an ISO date such as 2026-01-31") from exc
+    return period_bound(text, "date")
 
 
 def notebook_filters(*, period_start: str = "", period_end: str = "", modality: str = "",

@@ -94,13 +94,18 @@ def global_options(p: argparse.ArgumentParser, default: object) -> argparse.Argu
 
 
 def iso_datetime(text: str) -> dt.datetime:
-    """An argparse type: an ISO date or date-time (``2026-01-31``, ``2026-01-31T08:00``)."""
-    import datetime as dt
+    """An argparse type: an ISO date or date-time (``2026-01-31``, ``2026-01-31T08:00``), parsed by
+    :func:`dmslab.store.period_bound` like every other period bound."""
+    from dmslab.errors import FilterError
+    from dmslab.store import period_bound
 
     try:
-        return dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date such as 2026-01-31") from exc
+        when = period_bound(text, "date")
+    except FilterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if when is None:
+        raise argparse.ArgumentTypeError("an empty date: give one such as 2026-01-31")
+    return when
 
 
 def print_frame(df: Any, empty: str, *, max_rows: int = 1000, width: int = 220, **options: Any) -> None:

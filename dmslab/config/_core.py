@@ -69,9 +69,9 @@ class Settings:
         The site's name as reports show it in their title block (``DMSLAB_SITE_NAME``); default empty.
     viewer_url
         Template of a link that opens an exam's images in the site's viewer (``DMSLAB_VIEWER_URL``), with the
-        placeholders ``{study_uid}`` (Study Instance UID) and ``{accession}`` (Accession Number), e.g.
-        ``"https://pacs.hospital.local/viewer?study={study_uid}"``; values are URL-quoted. Empty (default):
-        exam lists have no links.
+        placeholder ``{study_uid}`` (Study Instance UID, URL-quoted), e.g.
+        ``"https://pacs.hospital.local/viewer?study={study_uid}"``. Not ``{accession}``: accession numbers are
+        stored only as keyed pseudonyms. Empty (default): exam lists have no links.
     receiver
         ``dmslab receive``: AE title, port, allow-list, inbox, TLS (``[receiver]``, see
         :class:`~dmslab.config.ReceiverSettings`).

@@ -5,15 +5,14 @@ store, not an identifier). :meth:`Drilldown.picker` turns such a table into a dr
 room, protocol: no identifier) wired to the exam's event table (:func:`event_table`, units in every header) and,
 when the site has a ``viewer_url`` template (:func:`viewer_template`), a link "open images" whose address is the
 template filled with the exam's Study Instance UID (URL-quoted). The UID goes into the link's address only, never
-into the page's text; without a template there is no link and no error. The Accession Number is not in the
-store (only its keyed hash), so a template that needs ``{accession}`` gives no link.
+into the page's text; without a template there is no link and no error. (The only placeholder is
+``{study_uid}``: the store keeps accession numbers only as keyed pseudonyms, see :mod:`dmslab.config`.)
 """
 
 from __future__ import annotations
 
 import html
 import os
-import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,21 +55,17 @@ def viewer_template(viewer_url: str = "") -> str:
     return template
 
 
-def viewer_link(template: str, *, study_uid: object, accession: object = None) -> str | None:
-    """The viewer URL of one exam, values URL-quoted; ``None`` without a template or a value it needs.
+def viewer_link(template: str, *, study_uid: object) -> str | None:
+    """The viewer URL of one exam, the UID URL-quoted; ``None`` without a template or without a UID.
 
-    >>> viewer_link("https://pacs/v?study={study_uid}", study_uid="1.2.3")
-    'https://pacs/v?study=1.2.3'
-    >>> viewer_link("", study_uid="1.2.3") is None, viewer_link("https://pacs/{accession}", study_uid="1.2") is None
+    >>> viewer_link("https://pacs/v?study={study_uid}", study_uid="1.2.3 &")
+    'https://pacs/v?study=1.2.3%20%26'
+    >>> viewer_link("", study_uid="1.2.3") is None, viewer_link("https://pacs/{study_uid}", study_uid=None) is None
     (True, True)
     """
-    if not template:
+    if not template or study_uid is None or str(study_uid) == "":
         return None
-    values = {"study_uid": study_uid, "accession": accession}
-    needed = {name for _t, name, _s, _c in string.Formatter().parse(template) if name}
-    if any(values.get(n) is None or str(values.get(n)) == "" for n in needed):
-        return None
-    return template.format(**{k: quote(str(values[k]), safe="") for k in needed})
+    return template.format(study_uid=quote(str(study_uid), safe=""))
 
 
 @dataclass(frozen=True, slots=True)

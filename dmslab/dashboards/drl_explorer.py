@@ -96,7 +96,8 @@ def box_chart(store: Store, filters: Filters, *, metric: str) -> alt.Chart | NoE
 
 
 def exceedance_table(store: Store, filters: Filters, *, metric: str, drl_set: str = "UK") -> pd.DataFrame | NoExams:
-    """Single exams above the DRL (per-exam metrics only): ``Room, Exam, <label>, DRL, Value / DRL``; no UID."""
+    """Single exams above the DRL (per-exam metrics only): ``Date, Room, Exam, <label>, DRL, Value / DRL``; no
+    UID."""
     if METRICS[metric].level != "study":
         return NoExams(f"{LABELS[metric]} is judged per event: single exams are listed for per-exam metrics "
                        "(DLP, DAP per exam, Ka,r).")
@@ -106,7 +107,8 @@ def exceedance_table(store: Store, filters: Filters, *, metric: str, drl_set: st
     if e.empty:
         return _nothing(filters, "exams above the DRL")
     unit = LABELS[metric].split(" (")[-1].rstrip(")")
-    return pd.DataFrame({"Room": e["room"], "Exam": e["standard_name"], LABELS[metric]: e["value"],
+    return pd.DataFrame({"Date": pd.to_datetime(e["study_datetime"]).dt.strftime("%Y-%m-%d %H:%M"),
+                         "Room": e["room"], "Exam": e["standard_name"], LABELS[metric]: e["value"],
                          f"DRL ({unit})": e["drl"], "Value / DRL": e["ratio"]}).reset_index(drop=True)
 
 

@@ -13,12 +13,23 @@ from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import EquipmentRecord, PatientRecord
 
 __all__ = ["age_years", "equipment_from", "header_text", "parse_da_tm", "parse_dt", "patient_from",
-           "study_header_values"]
+           "sequence_items", "study_header_values"]
 
 logger = logging.getLogger(__name__)
 
 _DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,6})?([+-]\d{4})?$")
 _AGE = re.compile(r"^(\d{1,3})\s*([DWMY])$")
+
+
+def sequence_items(ds: Dataset, keyword: str) -> list[Dataset]:
+    """The items of sequence attribute ``keyword``: empty when it is absent or empty, or when a damaged file gives
+    the tag another VR (text where items should be), so a reader never indexes a string as an item."""
+    if keyword not in ds:
+        return []
+    elem = ds.data_element(keyword)
+    if elem is None or elem.VR != "SQ" or not elem.value:
+        return []
+    return [item for item in elem.value if isinstance(item, Dataset)]
 
 
 def header_text(ds: Dataset, keyword: str) -> str | None:

@@ -23,6 +23,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from dmslab.errors import MppsError
+from dmslab.ingest._header import sequence_items
 from dmslab.records import MPPS_STATUSES, MppsMessage
 
 __all__ = ["MPPS_SOP_CLASS", "is_mpps_file", "mpps_file_bytes", "mpps_values", "parse_mpps", "read_mpps_file"]
@@ -81,13 +82,13 @@ def _dose_values(ds: Dataset) -> dict[str, Any]:
         out["exposed_area_m2"] = _number(ds, "ExposedArea", 1e-4)  # cm2 -> m2
     if "ImageAndFluoroscopyAreaDoseProduct" in ds:
         out["dap_gym2"] = _number(ds, "ImageAndFluoroscopyAreaDoseProduct", 1e-5)  # dGy.cm2 -> Gy.m2
-    ct_items = list(ds.get("CTExposureSequence", []) or [])
+    ct_items = sequence_items(ds, "CTExposureSequence")
     if ct_items or "CTDIvol" in ds:
         ctdis = [v for v in (_number(i, "CTDIvol") for i in [*ct_items, ds]) if v is not None]
         out["ctdivol_mgy"] = max(ctdis) if ctdis else None
         out["n_ct_exposures"] = len(ct_items)
     if "ExposureDoseSequence" in ds:
-        out["n_exposure_dose_items"] = len(ds.ExposureDoseSequence or [])
+        out["n_exposure_dose_items"] = len(sequence_items(ds, "ExposureDoseSequence"))
     if "CommentsOnRadiationDose" in ds:
         comment = _text(ds, "CommentsOnRadiationDose")
         out["dose_comment"] = comment
@@ -113,14 +114,14 @@ def mpps_values(ds: Dataset) -> dict[str, Any]:
         out["start_datetime"] = _datetime(ds, "PerformedProcedureStepStartDate", "PerformedProcedureStepStartTime")
     if "PerformedProcedureStepEndDate" in ds:
         out["end_datetime"] = _datetime(ds, "PerformedProcedureStepEndDate", "PerformedProcedureStepEndTime")
-    steps = list(ds.get("ScheduledStepAttributesSequence", []) or [])
+    steps = sequence_items(ds, "ScheduledStepAttributesSequence")
     if steps:
         out["study_uid"] = _text(steps[0], "StudyInstanceUID")
-    codes = list(ds.get("ProcedureCodeSequence", []) or [])
+    codes = sequence_items(ds, "ProcedureCodeSequence")
     if codes:
         out["procedure_code"] = f"{_text(codes[0], 'CodingSchemeDesignator')}:{_text(codes[0], 'CodeValue')}"
     if "PerformedSeriesSequence" in ds:
-        out["n_series"] = len(ds.PerformedSeriesSequence or [])
+        out["n_series"] = len(sequence_items(ds, "PerformedSeriesSequence"))
     out.update(_dose_values(ds))
     return out
 

@@ -24,7 +24,13 @@ __all__ = ["METRIC_NAMES", "STATUS_CLASS", "Html", "audit_table", "exam_table", 
 
 #: Display names of the metrics of :data:`dmslab.analysis.stats.METRICS` (units come from there).
 METRIC_NAMES = {"ctdivol_mgy": "CTDIvol", "dlp_mgycm": "DLP", "dap_gym2": "DAP", "agd_mgy": "AGD",
-                "total_dap_gym2": "KAP", "total_rp_dose_gy": "Ka,r", "fluoro_time_s": "Fluoroscopy time"}
+                "total_dap_gym2": "KAP", "total_rp_dose_gy": "Ka,r", "fluoro_time_s": "Fluoroscopy time",
+                "kvp": "Tube voltage", "ma": "Tube current", "mas": "Tube current-time product", "pitch": "Pitch",
+                "collimation_mm": "Collimation", "filter_material": "Filter", "dw_cm": "Water-equivalent diameter",
+                "weight_kg": "Weight", "height_m": "Height"}
+#: Units of the technique and patient-size quantities, which are not audit metrics (those take theirs from METRICS).
+_QUANTITY_UNITS = {"kvp": "kV", "ma": "mA", "mas": "mAs", "collimation_mm": "mm", "dw_cm": "cm", "weight_kg": "kg",
+                   "height_m": "m"}
 #: The CSS class of each audit status (colours in :data:`CSS`).
 STATUS_CLASS = {"above DRL": "status-above", "at or below DRL": "status-ok", "too few": "status-few",
                 "no DRL": "status-none"}
@@ -90,23 +96,23 @@ def metric_label(metric: str, language: str = "en", *, prefix: str = "") -> str:
     """
     _ = translation(language).gettext
     name = _(METRIC_NAMES.get(metric, metric))
-    unit = unit_label(METRICS[metric].unit) if metric in METRICS else ""
+    unit = unit_label(METRICS[metric].unit) if metric in METRICS else _QUANTITY_UNITS.get(metric, "")
     head = f"{_(prefix)} {name}" if prefix else name
     return f"{head} ({unit})" if unit else head
 
 
-def viewer_link(template: str, *, study_uid: object, accession: object = None) -> str | None:
-    """The viewer URL of one exam from the site's ``viewer_url`` template, values URL-quoted; ``None`` without a
-    template or when a value the template needs is missing.
+def viewer_link(template: str, *, study_uid: object) -> str | None:
+    """The viewer URL of one exam from the site's ``viewer_url`` template, the UID URL-quoted; ``None`` without a
+    template or without a UID.
 
-    >>> viewer_link("https://pacs/v?study={study_uid}&acc={accession}", study_uid="1.2.3", accession="A 7&8")
-    'https://pacs/v?study=1.2.3&acc=A%207%268'
-    >>> viewer_link("", study_uid="1.2.3") is None, viewer_link("https://pacs/{accession}", study_uid="1.2") is None
+    >>> viewer_link("https://pacs/v?study={study_uid}", study_uid="1.2.3 &")
+    'https://pacs/v?study=1.2.3%20%26'
+    >>> viewer_link("", study_uid="1.2.3") is None, viewer_link("https://pacs/{study_uid}", study_uid=None) is None
     (True, True)
     """
     if not template:
         return None
-    values = {"study_uid": study_uid, "accession": accession}
+    values = {"study_uid": study_uid}
     needed = {name for _t, name, _s, _c in string.Formatter().parse(template) if name}
     if any(values.get(n) is None or pd.isna(values.get(n)) or str(values.get(n)) == "" for n in needed):
         return None
@@ -188,7 +194,14 @@ _COLUMNS: dict[str, tuple[str, bool]] = {
     "n_exams": ("Exams", True), "n": ("n", True), "n_groups": ("Rooms", True), "suggestions": ("Suggestions", False),
     "best": ("Best suggestion", False), "study_datetime": ("Date", False), "protocol": ("Protocol", False),
     "rule_id": ("Rule", False), "rule": ("Rule", False), "acknowledged_by": ("Acknowledged by", False),
-    "explanation": ("Explanation", False), "ratio": ("Ratio", True), "study_description": ("Study description", False)}
+    "explanation": ("Explanation", False), "ratio": ("Ratio", True), "study_description": ("Study description", False),
+    "kind": ("Kind", False), "change_datetime": ("Changed from", False), "alarm_datetime": ("Alarm on", False),
+    "rel_shift": ("Relative shift", True), "ci_low": ("95 % CI low", True), "ci_high": ("95 % CI high", True),
+    "p_value": ("p", True), "size_adjustment": ("Size adjustment", False), "covariate": ("Size quantity", False),
+    "slope": ("Slope (log dose / log size)", True), "reference": ("Reference size", True),
+    "n_unadjusted": ("Exams without size", True), "note": ("Note", False), "quantity": ("Quantity", False)}
+#: Columns whose values are quantity names shown with :func:`metric_label`.
+_QUANTITY_COLUMNS = frozenset({"metric", "covariate"})
 
 
 def frame_table(frame: pd.DataFrame, *, language: str = "en", columns: Sequence[str] | None = None,
@@ -217,9 +230,10 @@ def frame_table(frame: pd.DataFrame, *, language: str = "en", columns: Sequence[
     for r in frame.to_dict("records"):
         cells = []
         for c in cols:
-            if c == "metric":
-                cells.append(_cell(metric_label(str(r[c]), language), language, numeric=False))
-            elif c == "study_datetime":
+            if c in _QUANTITY_COLUMNS:
+                label = metric_label(str(r[c]), language) if isinstance(r[c], str) and r[c] else None
+                cells.append(_cell(label, language, numeric=False))
+            elif c.endswith("_datetime"):
                 cells.append(_cell(pd.Timestamp(r[c]).strftime("%Y-%m-%d %H:%M") if pd.notna(r[c]) else None,
                                    language, numeric=False))
             else:
@@ -244,7 +258,7 @@ def _value_header(metric: str | None, column: str, language: str) -> str:
 def exam_table(frame: pd.DataFrame, *, metric: str | None, language: str = "en", viewer_url: str = "",
                columns: Sequence[str] = ("study_datetime", "room", "standard_name", "study_description")) -> Html:
     """A list of exams (e.g. :func:`dmslab.analysis.drl.study_exceedances`): the descriptive ``columns`` present,
-    the accession number when the frame holds one (``accession_number``), ``value``/``drl``/``level`` and
+    ``value``/``drl``/``level`` and
     ``ratio`` (or ``times_level``) with the unit of ``metric`` (``None``: rows of several metrics, each with its
     ``unit``), and a link to the images when the site has a ``viewer_url``. The Study Instance UID only ever
     goes into the link, never into the text.
@@ -254,9 +268,7 @@ def exam_table(frame: pd.DataFrame, *, metric: str | None, language: str = "en",
         return _no_rows(language)
     shown = [c for c in columns if c in frame.columns]
     headers = [_(_COLUMNS[c][0]) if c in _COLUMNS else _(c.capitalize()) for c in shown]
-    has_acc = "accession_number" in frame.columns
     values = [c for c in ("value", "drl", "level") if c in frame.columns]
-    headers += ([_("Accession number")] if has_acc else [])
     headers += [_value_header(metric, c, language) for c in values]
     unit = metric is None and "unit" in frame.columns
     headers += [_("Unit")] if unit else []
@@ -267,12 +279,11 @@ def exam_table(frame: pd.DataFrame, *, metric: str | None, language: str = "en",
     for r in frame.to_dict("records"):
         cells = [_cell(pd.Timestamp(r[c]).strftime("%Y-%m-%d %H:%M") if c == "study_datetime" and pd.notna(r[c])
                        else r[c], language, numeric=False) for c in shown]
-        cells += [_cell(r["accession_number"], language, numeric=False)] if has_acc else []
         cells += [_cell(r[c], language, numeric=True) for c in values]
         cells += [_cell(unit_label(str(r["unit"])), language, numeric=False)] if unit else []
         cells += [_cell(r[ratio], language, numeric=True)] if ratio else []
         if viewer_url:
-            url = viewer_link(viewer_url, study_uid=r.get("study_uid"), accession=r.get("accession_number"))
+            url = viewer_link(viewer_url, study_uid=r.get("study_uid"))
             cells.append(f'<td><a href="{escape(url)}">{escape(_("open images"))}</a></td>' if url else "<td>–</td>")
         rows.append(cells)
     return Html(_wrap(_table(headers, rows)), _text_table(headers, rows))

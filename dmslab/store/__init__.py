@@ -33,7 +33,8 @@ from dmslab.store._dash_events import (
 from dmslab.store._dash_protocol import protocol_counts, protocol_exams
 from dmslab.store._dash_size import SIZE_DOSE_PAIRS, size_dose
 from dmslab.store._dash_workload import room_month_counts, room_workload_counts
-from dmslab.store._filters import PatientBand, StudyFilter, patient_band, room_expr
+from dmslab.store._drl import local_drl_rows, replace_local_drl
+from dmslab.store._filters import PatientBand, StudyFilter, patient_band, period_bound, room_expr
 from dmslab.store._freshness import last_studies
 from dmslab.store._migrate import migrate
 from dmslab.store._naming import (
@@ -56,11 +57,11 @@ __all__ = [
     "PROTOCOL_FIELDS", "PatientBand", "Rejection", "STUDY_COLUMNS", "Selection", "Store", "StudyFilter",
     "UNAVAILABLE_ERRORS", "WriteSummary", "absolute_url", "acknowledge_alert", "alert_metrics", "alerts",
     "exam_counts", "exam_metrics", "fast_source", "has_median_aggregate", "held_sop_instance_uids",
-    "insert_pipeline_run", "last_studies", "mark_notified", "masked_url", "metadata", "metric_data",
-    "metric_values", "migrate", "naming_rules", "patient_band", "pipeline_runs", "raise_alerts",
-    "replace_naming_rules", "room_expr", "set_standard_names", "source_status_counts", "sql_summary",
-    "stored_study_features", "studies", "study_span", "unmapped_local_names", "unsent_alerts",
-    "update_pipeline_run", "workload_counts",
+    "insert_pipeline_run", "last_studies", "local_drl_rows", "mark_notified", "masked_url", "metadata",
+    "metric_data", "metric_values", "migrate", "naming_rules", "patient_band", "period_bound", "pipeline_runs",
+    "raise_alerts", "replace_local_drl", "replace_naming_rules", "room_expr", "set_standard_names",
+    "source_status_counts", "sql_summary", "stored_study_features", "studies", "study_span", "unmapped_local_names",
+    "unsent_alerts", "update_pipeline_run", "workload_counts",
 ]
 # the dashboards' queries (dmslab.dashboards)
 __all__ += ["CT_EVENT_COLUMNS", "PROJ_EVENT_COLUMNS", "SIZE_DOSE_PAIRS", "exam_events", "exam_ids", "exam_uids",

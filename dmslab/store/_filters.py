@@ -9,13 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from dmslab.errors import FilterError
 from dmslab.store.schema import table
 
-__all__ = ["PatientBand", "StudyFilter", "patient_band", "room_expr"]
+__all__ = ["PatientBand", "StudyFilter", "patient_band", "period_bound", "room_expr"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +62,39 @@ def patient_band(group: str) -> PatientBand:
     return PatientBand(False, weight=rng)
 
 
-def _when(name: str, value: object) -> dt.datetime | None:
-    """A period bound as a datetime: ``None`` or ``""`` open, a datetime, a date (its midnight) or ISO text."""
+def period_bound(value: object, name: str = "period bound") -> dt.datetime | None:
+    """A period bound as a naive datetime: ``None`` or ``""`` is open, a datetime is itself, a date is its
+    midnight, text is ISO 8601 (``2026-01-31``, ``2026-01-31T08:00``, ``20260131``). The one parser of period
+    bounds: the store's filters, the notebooks' parameters and the command line all use it.
+
+    >>> period_bound("2026-01-31"), period_bound("")
+    (datetime.datetime(2026, 1, 31, 0, 0), None)
+
+    Raises
+    ------
+    dmslab.errors.FilterError
+        For text that is not an ISO date, or that carries a time zone (stored times are the equipment's local
+        time), naming ``name`` and what to give.
+    TypeError
+        For a value that is neither a date, a datetime nor text.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, dt.date):
+        when = value
+    elif isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
-    if isinstance(value, str):
+    elif isinstance(value, str):
         try:
-            return pd.Timestamp(value).to_pydatetime()
+            when = dt.datetime.fromisoformat(value.strip())
         except ValueError as exc:
             raise FilterError(f"{name} {value!r} is not an ISO date or date/time such as 2026-01-31") from exc
-    raise TypeError(f"{name} must be a datetime, a date or ISO text, got {type(value).__name__}")
+    else:
+        raise TypeError(f"{name} must be a datetime, a date or ISO text, got {type(value).__name__}")
+    if when.tzinfo is not None:
+        raise FilterError(f"{name} {value!r} has a time zone; give the local date/time as the equipment "
+                          "records it, such as 2026-01-31T08:00")
+    return when
 
 
 def _names(name: str, value: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -143,7 +161,7 @@ class StudyFilter:
     include_non_patient: bool = False
 
     def __post_init__(self) -> None:
-        start, end = _when("start", self.start), _when("end", self.end)
+        start, end = period_bound(self.start, "start"), period_bound(self.end, "end")
         if start is not None and end is not None and end < start:
             raise FilterError(f"period end {end} is before its start {start}: give the first day of the period "
                               "as start and the first day after it as end")

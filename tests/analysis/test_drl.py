@@ -147,6 +147,9 @@ def test_audit_and_exceedances_match_ground_truth(settings, department):
     assert set(found["study_uid"]) == set(injected) and len(injected) >= 3
     for uid, value, drl in zip(found["study_uid"], found["value"], found["drl"], strict=True):
         assert value == pytest.approx(injected[uid].value) and drl == injected[uid].drl
+    dated = {s.study_uid: s.study_datetime for s in truth.studies}
+    assert {u: f"{w:%Y-%m-%dT%H:%M}" for u, w in zip(found["study_uid"], pd.to_datetime(found["study_datetime"]),
+                                                      strict=True)} == {u: dated[u][:16] for u in injected}
     # medians per room x standard name against pandas over the ground truth (adults only)
     ref = _truth_frames(truth)
     ref = ref[ref["age"] >= 18].assign(standard_name=lambda d: d["protocol"].map(UK_NAMES))

@@ -55,10 +55,14 @@ def test_protocol_changes_shows_the_injected_change(database_url, department, tm
     i = next(k for k, s in enumerate(series) if s.study_datetime[:10] >= pc.date)
     near = {s.study_datetime.replace("T", " ") for s in series[max(i - 2, 0):i + 3]}
     rows = [line for line in text.splitlines()  # detect_changes rows, not the size_adjustments table
-            if re.search(rf"{pc.station_name}\s+{pc.protocol}\s+ctdivol_mgy\s+continuous", line)]
+            if re.search(rf"{pc.station_name}\s+{pc.protocol}\s+CTDIvol \(mGy\)\s+continuous", line)]
     assert len(rows) == 1
-    assert any(d in text for d in near)  # the change is dated within 2 exams
+    assert any(d[:16] in rows[0] for d in near)  # the change is dated within 2 exams (minutes shown)
     assert "alt.FacetChart" in text
+    html = _html(tmp_path, "protocol_changes")  # the committee's page: title block, display names with units
+    assert '<header class="dmslab-title">' in html and "<h1>Protocol changes</h1>" in html
+    assert "<th>Quantity</th>" in html and "<td>CTDIvol (mGy)</td>" in html and "ctdivol_mgy" not in html
+    assert "<th>Changed from</th>" in html and "<th>Size quantity</th>" in html
 
 
 def test_high_dose_review_lists_the_high_dose_case(database_url, department, tmp_path):
@@ -85,6 +89,8 @@ def test_optimisation_study_compares_two_periods(database_url, department, tmp_p
     assert m, text
     ratio, lo, hi, p = (float(g) for g in m.groups())
     assert lo <= pc.factor <= hi and 0.65 < ratio < 0.9 and p < 0.001
+    html = _html(tmp_path, "optimisation_study")
+    assert "<h1>Optimisation study</h1>" in html and "CTDIvol (mGy)" in html and "<th>Quantity</th>" in html
 
 
 @pytest.mark.parametrize("name", NAMES)

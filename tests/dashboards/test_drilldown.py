@@ -50,7 +50,7 @@ def test_viewer_link_from_the_template(site, store):
     assert link.url == TEMPLATE.format(study_uid=uid)
     assert link._repr_html_() == (f'<p><a href="{TEMPLATE.format(study_uid=uid)}" target="_blank" '
                                   'rel="noopener">open images</a></p>')
-    assert dd.Drilldown(store, "https://pacs/{accession}").link(exam) is None  # no accession in the store
+    assert dd.Drilldown(store, TEMPLATE).link(10**9) is None  # no such exam: no link, no error
 
 
 def test_no_template_no_link_no_error(store, monkeypatch):
@@ -69,9 +69,10 @@ def test_no_template_no_link_no_error(store, monkeypatch):
     assert isinstance(shown[0], dd.ViewerLink) and len(shown) == 2
 
 
-def test_bad_template_is_a_clear_error(store):
+@pytest.mark.parametrize("template", ["https://pacs/v?patient={patient_id}", "https://pacs/v?acc={accession}"])
+def test_bad_template_is_a_clear_error(store, template):
     with pytest.raises(ConfigError, match="unknown placeholder"):
-        dd.Drilldown(store, "https://pacs/v?patient={patient_id}")
+        dd.Drilldown(store, template)
 
 
 def test_picker_and_unknown_exam(store):

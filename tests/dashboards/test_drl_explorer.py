@@ -71,8 +71,10 @@ def test_single_exams_above_the_drl_without_identifiers(site, store):
                          "drl"].iloc[0])
     above = sorted((v for (_, p), vs in _truth_dlp(site[1]).items() if p == "CT Chest Abdomen Pelvis" for v in vs
                     if v > drl), reverse=True)
-    assert list(table.columns) == ["Room", "Exam", "DLP (mGy·cm)", "DRL (mGy·cm)", "Value / DRL"]
+    assert list(table.columns) == ["Date", "Room", "Exam", "DLP (mGy·cm)", "DRL (mGy·cm)", "Value / DRL"]
     assert table["DLP (mGy·cm)"].tolist() == pytest.approx(above) and len(above) > 0
+    when = {s.study_datetime.replace("T", " ")[:16] for s in site[1].studies}  # each row dated as the exam was
+    assert set(table["Date"]) <= when
     per_event = d.exceedance_table(store, f, metric="ctdivol_mgy")
     assert isinstance(per_event, overview.NoExams) and "per event" in per_event.text
 

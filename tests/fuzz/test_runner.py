@@ -47,3 +47,23 @@ def test_a_short_real_run_reports_executions(tmp_path):
     (line,) = [ln for ln in done.stdout.splitlines() if ln.startswith("manual_csv")]
     execs = int(line.split("execs")[1].split()[0])
     assert execs > 0 and line.rstrip().endswith("findings 0")
+
+
+def test_artifacts_are_judged_slow_or_findings(tmp_path, monkeypatch):
+    """libFuzzer's slow-unit report is not a failure; a timeout is a hang only when a fresh run of the input does
+    not finish or spends the limit in CPU time; a crash is always a finding."""
+    run = _runner()
+    ok = ROOT / "tests" / "fuzz" / "regressions" / "manual_csv" / "cr_in_row.csv"
+    res = run.Result("manual_csv")
+    for prefix in ("slow-unit-", "timeout-", "crash-"):
+        unit = tmp_path / f"{prefix}abc"
+        unit.write_bytes(ok.read_bytes())
+        run._judge("manual_csv", unit, res, 10.0)
+    assert [Path(s.split()[0]).name for s in res.slow] == ["slow-unit-abc", "timeout-abc"]
+    assert "s CPU" in res.slow[1] and [Path(f).name for f in res.findings] == ["crash-abc"]
+    monkeypatch.setattr(run, "_rerun", lambda *a: (False, 100.0))  # a fresh run that does not finish: a hang
+    run._judge("manual_csv", tmp_path / "timeout-abc", res, 10.0)
+    assert [Path(f).name for f in res.findings] == ["crash-abc", "timeout-abc"]
+    monkeypatch.setattr(run, "_rerun", lambda *a: (True, 12.0))  # finishes, but spends the limit in CPU time
+    run._judge("manual_csv", tmp_path / "timeout-abc", res, 10.0)
+    assert len(res.findings) == 3

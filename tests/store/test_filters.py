@@ -5,6 +5,7 @@ tables) on SQLite and PostgreSQL, and those studies are the ones the synthetic d
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pandas as pd
 import pytest
@@ -23,6 +24,7 @@ from dmslab.store import (
     metric_data,
     metric_values,
     patient_band,
+    period_bound,
     studies,
 )
 from dmslab.store.schema import table
@@ -208,3 +210,49 @@ def test_dmslab_audit_refuses_a_bad_filter_in_one_line(tmp_path, capsys):
         assert main(["audit", "--database-url", url, *args]) == 2
         err = capsys.readouterr().err
         assert err.startswith("dmslab: error: ") and says in err and "Traceback" not in err, err
+
+
+# --- one parser of period bounds: the store's filter, the notebooks' parameters and the command line agree ------
+
+_BOUNDS = [
+    ("2026-01-31", dt.datetime(2026, 1, 31)),
+    ("2026-01-31T08:30", dt.datetime(2026, 1, 31, 8, 30)),
+    ("2026-01-31 08:30:15", dt.datetime(2026, 1, 31, 8, 30, 15)),
+    ("20260131", dt.datetime(2026, 1, 31)),
+    (" 2026-01-31 ", dt.datetime(2026, 1, 31)),
+]
+_BAD_BOUNDS = ["2026-02-30", "first of May", "now", "31.01.2026", "2026-01-31T08:00+01:00", "2026-01-31T08:00Z"]
+
+
+@pytest.mark.parametrize(("text", "expected"), _BOUNDS)
+def test_period_bound_parses_iso_text_the_same_everywhere(text, expected):
+    from dmslab.analysis.parameters import day
+    from dmslab.cli._common import iso_datetime
+
+    assert period_bound(text) == expected
+    assert StudyFilter(start=text).start == expected
+    assert day(text) == expected
+    assert iso_datetime(text) == expected
+
+
+@pytest.mark.parametrize("text", _BAD_BOUNDS)
+def test_period_bound_rejects_the_same_text_everywhere(text):
+    import argparse
+
+    from dmslab.analysis.parameters import day
+    from dmslab.cli._common import iso_datetime
+
+    for call, error in ((period_bound, FilterError), (lambda t: StudyFilter(end=t), FilterError),
+                        (day, ValueError), (iso_datetime, argparse.ArgumentTypeError)):
+        with pytest.raises(error, match=re.escape(repr(text))):
+            call(text)
+
+
+def test_period_bound_types():
+    assert period_bound(None) is None and period_bound("") is None
+    assert period_bound(dt.date(2026, 3, 1)) == dt.datetime(2026, 3, 1)
+    assert period_bound(dt.datetime(2026, 3, 1, 7)) == dt.datetime(2026, 3, 1, 7)
+    with pytest.raises(TypeError, match="end must be a datetime"):
+        period_bound(20260131, "end")
+    with pytest.raises(FilterError, match="time zone"):
+        period_bound(dt.datetime(2026, 3, 1, tzinfo=dt.UTC))

@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 
 from dmslab.codes import CodeKey, code_key
 from dmslab.errors import IngestError, UnknownUnitError
-from dmslab.ingest._header import header_text, parse_da_tm, study_header_values
+from dmslab.ingest._header import header_text, parse_da_tm, sequence_items, study_header_values
 from dmslab.ingest.rdsr._extract import DOSE_FIELDS, Extractor
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import SourceRecord, StudyRecord
@@ -134,9 +134,9 @@ def code_of(item: Dataset | None) -> tuple[CodeKey, str | None] | None:
 
 
 def first(ds: Dataset, keyword: str) -> Dataset | None:
-    """First item of a sequence attribute, or ``None``."""
-    seq = ds.get(keyword)
-    return seq[0] if seq else None
+    """First item of a sequence attribute, or ``None`` (also when a damaged file gives it another VR)."""
+    items = sequence_items(ds, keyword)
+    return items[0] if items else None
 
 
 def derived_uid(*parts: str | None) -> str:

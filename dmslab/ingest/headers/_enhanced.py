@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
-from dmslab.ingest._header import header_text
+from dmslab.ingest._header import header_text, sequence_items
 
 __all__ = ["flattened", "frame_items", "last_frame_value"]
 
@@ -48,7 +48,7 @@ def _group_items(ds: Dataset, keyword: str) -> Iterator[Dataset]:
 
 def frame_items(ds: Dataset) -> Iterator[Dataset]:
     """Where enhanced values live, in order: X-Ray 3D Acquisition item, shared groups, first frame's groups."""
-    acq = ds.get("XRay3DAcquisitionSequence")
+    acq = sequence_items(ds, "XRay3DAcquisitionSequence")
     if acq:
         yield acq[0]
     yield from _group_items(ds, "SharedFunctionalGroupsSequence")
@@ -57,10 +57,10 @@ def frame_items(ds: Dataset) -> Iterator[Dataset]:
 
 def last_frame_value(ds: Dataset, sequence: str, keyword: str) -> str | None:
     """``keyword`` of macro ``sequence`` in the last frame of Per-Frame Functional Groups (e.g. an end angle)."""
-    frames = ds.get("PerFrameFunctionalGroupsSequence")
-    if not frames or len(frames) < 2:
+    frames = sequence_items(ds, "PerFrameFunctionalGroupsSequence")
+    if len(frames) < 2:
         return None
-    items = frames[-1].get(sequence)
+    items = sequence_items(frames[-1], sequence)
     return header_text(items[0], keyword) if items else None
 
 

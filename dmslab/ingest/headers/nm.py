@@ -16,7 +16,7 @@ import logging
 
 from pydicom.dataset import Dataset
 
-from dmslab.ingest._header import header_text, parse_da_tm, parse_dt
+from dmslab.ingest._header import header_text, parse_da_tm, parse_dt, sequence_items
 from dmslab.ingest.headers._common import code_of, derived_uid, first, number, put, study_uid_of
 from dmslab.ingest.headers._quirks import activity_unit
 from dmslab.ingest.rdsr._extract import Extractor
@@ -76,5 +76,5 @@ def _event(ds: Dataset, item: Dataset, i: int) -> NmEventRecord:
 
 def nm_events(ds: Dataset) -> tuple[NmEventRecord, ...]:
     """Every administration of the Radiopharmaceutical Information Sequence (0054,0016); activity in MBq."""
-    seq = ds.get("RadiopharmaceuticalInformationSequence") or []
+    seq = sequence_items(ds, "RadiopharmaceuticalInformationSequence")
     return tuple(_event(ds, item, i) for i, item in enumerate(seq))

@@ -23,7 +23,7 @@ from pydicom.dataset import Dataset
 
 from dmslab.contracts import check_values
 from dmslab.errors import IngestError
-from dmslab.ingest._header import equipment_from, header_text
+from dmslab.ingest._header import equipment_from, header_text, sequence_items
 from dmslab.ingest.ocr._common import event_uid, study_record
 from dmslab.pseudonym import Pseudonymiser
 from dmslab.records import CtEventRecord, DoseReport, SourceRecord
@@ -124,7 +124,7 @@ def parse_philips_dose_info(ds: Dataset, *, pseudonymise: Pseudonymiser, source:
     IngestError
         ``missing_required_concept`` when the Exposure Dose Sequence is empty.
     """
-    items = list(ds.get("ExposureDoseSequence") or [])
+    items = sequence_items(ds, "ExposureDoseSequence")
     if not items:
         raise IngestError("missing_required_concept", "Philips Dose Info SC has an empty Exposure Dose Sequence "
                                                       "(0040,030E)")

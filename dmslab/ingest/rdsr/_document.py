@@ -15,6 +15,7 @@ from dmslab.ingest._header import (
     parse_da_tm,
     parse_dt,
     patient_from,
+    sequence_items,
     study_header_values,
 )
 from dmslab.ingest.rdsr._extract import Extractor
@@ -53,8 +54,8 @@ def is_xray_dose_report(ds: Dataset) -> bool:
 
 
 def _template(ds: Dataset, root: Item) -> str:
-    seq = ds.get("ContentTemplateSequence")
-    tid = str(seq[0].get("TemplateIdentifier", "")).strip() if seq else ""
+    seq = sequence_items(ds, "ContentTemplateSequence")
+    tid = (header_text(seq[0], "TemplateIdentifier") or "") if seq else ""
     if tid in ("10001", "10011"):
         return tid
     proc = root.child(c.PROCEDURE_REPORTED)
@@ -102,7 +103,7 @@ def _study(ds: Dataset, root: Item, pseudonymise: Pseudonymiser, modality: str,
         start = root.child(c.START_OF_IRRADIATION)
         when = parse_dt(start.value if start is not None else None)
     ex.values.update(study_header_values(ds, pseudonymise, when))
-    proc = ds.get("ProcedureCodeSequence")
+    proc = sequence_items(ds, "ProcedureCodeSequence")
     if proc:
         ex.values["procedure_code"] = f"{proc[0].get('CodingSchemeDesignator', '')}:{proc[0].get('CodeValue', '')}"
     if modality == "CT":
