@@ -69,9 +69,10 @@ def test_no_template_no_link_no_error(store, monkeypatch):
     assert isinstance(shown[0], dd.ViewerLink) and len(shown) == 2
 
 
-@pytest.mark.parametrize("template", ["https://pacs/v?patient={patient_id}", "https://pacs/v?acc={accession}"])
-def test_bad_template_is_a_clear_error(store, template):
-    with pytest.raises(ConfigError, match="unknown placeholder"):
+@pytest.mark.parametrize(("template", "says"), [("https://pacs/v?patient={patient_id}", "unknown placeholder"),
+                                               ("https://pacs/v?acc={accession}", "keyed pseudonyms")])
+def test_bad_template_is_a_clear_error(store, template, says):
+    with pytest.raises(ConfigError, match=says):
         dd.Drilldown(store, template)
 
 
