@@ -22,6 +22,17 @@ from dmslab.store._aggregate import (
 )
 from dmslab.store._alerts import acknowledge_alert, alerts, mark_notified, raise_alerts, unsent_alerts
 from dmslab.store._columnar import fast_source, metric_data
+from dmslab.store._dash_events import (
+    CT_EVENT_COLUMNS,
+    PROJ_EVENT_COLUMNS,
+    exam_events,
+    exam_ids,
+    exam_uids,
+    proj_event_totals,
+)
+from dmslab.store._dash_protocol import protocol_counts, protocol_exams
+from dmslab.store._dash_size import SIZE_DOSE_PAIRS, size_dose
+from dmslab.store._dash_workload import room_month_counts, room_workload_counts
 from dmslab.store._drl import local_drl_rows, replace_local_drl
 from dmslab.store._export import (
     EVENT_TABLES,
@@ -61,3 +72,7 @@ __all__ = [
     "stored_study_features", "studies", "study_span", "unmapped_local_names", "unsent_alerts",
     "update_pipeline_run", "workload_counts",
 ]
+# the dashboards' queries (dmslab.dashboards)
+__all__ += ["CT_EVENT_COLUMNS", "PROJ_EVENT_COLUMNS", "SIZE_DOSE_PAIRS", "exam_events", "exam_ids", "exam_uids",
+            "proj_event_totals", "protocol_counts", "protocol_exams", "room_month_counts", "room_workload_counts",
+            "size_dose"]

@@ -19,7 +19,8 @@ SQL = re.compile(r"\b(select\b.+\bfrom|group\s+by|insert\s+into)\b|\.execute\(|r
 
 
 def test_there_are_dashboards():
-    assert [p.name for p in DASHBOARDS] == ["department_overview.ipynb", "drl_compliance.ipynb"]
+    assert [p.name for p in DASHBOARDS] == ["department_overview.ipynb", "dose_vs_size.ipynb", "drl_compliance.ipynb",
+                                           "high_dose_fluoro.ipynb", "protocol_explorer.ipynb", "workload.ipynb"]
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=[p.name for p in DASHBOARDS])
