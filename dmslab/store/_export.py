@@ -125,7 +125,8 @@ def export_rows(store: Store, modality: str, where: StudyFilter = StudyFilter(),
     with store.engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(query)
         for part in result.partitions(chunk_rows):
-            df = pd.DataFrame(part, columns=list(result.keys()))
+            keys = list(result.keys())  # columns from the rows transposed: pandas' row-wise path is 10x slower
+            df = pd.DataFrame(dict(zip(keys, (list(c) for c in zip(*part, strict=True)), strict=True)), columns=keys)
             sid = df.pop("_study_id")
             new = (sid != sid.shift()).astype(int)
             if last is not None and len(sid) and sid.iloc[0] == last:
