@@ -90,50 +90,69 @@ def _arcs(beam: Beam, arc_step_deg: float) -> list[tuple[float, float, float]]:
     return [(a0 + (j + 0.5) * da / n, b0 + (j + 0.5) * db / n, 1.0 / n) for j in range(n)]
 
 
-def _row(beam: Beam, primary: float, secondary: float, share: float) -> np.ndarray:
-    r = rotation(primary, secondary)
-    g = math.radians(beam.collimator_deg)
-    u = r[:, 0] * math.cos(g) + r[:, 1] * math.sin(g)
-    v = -r[:, 0] * math.sin(g) + r[:, 1] * math.cos(g)
-    d = r[:, 2]
-    row = np.zeros(k.EV_COLS)
-    row[[k.SX, k.SY, k.SZ]] = -beam.dsi_cm * d
-    row[[k.DX, k.DY, k.DZ]] = d
-    row[[k.UX, k.UY, k.UZ]] = u
-    row[[k.VX, k.VY, k.VZ]] = v
-    row[k.TAN_U] = beam.field_w_cm / 2 / beam.field_plane_cm
-    row[k.TAN_V] = beam.field_h_cm / 2 / beam.field_plane_cm
-    row[k.K_GY] = beam.k_ref_gy * share
-    row[k.D_REF] = beam.d_ref_cm
-    row[k.SIDE_REF] = math.sqrt(beam.field_w_cm * beam.field_h_cm) * beam.d_ref_cm / beam.field_plane_cm
-    row[[k.TX, k.TY, k.TZ]] = beam.table_offset_cm
-    return row
+def _quality(beam: Beam, support: Support, bs: BackscatterTable | None, medium: bool,
+             notes: set[str]) -> tuple[np.ndarray, float, float]:
+    """BSF by field side, mu_en ratio at the reference field side, ln(table transmission) of one beam."""
+    side_ref = math.sqrt(beam.field_w_cm * beam.field_h_cm) * beam.d_ref_cm / beam.field_plane_cm
+    if bs is None:
+        bsf, kmed = np.ones(2), 1.0
+    else:
+        bsf = bs.bsf_by_side(beam.kvp_kv, beam.cu_mm)
+        kmed = bs.muen_ratio(beam.kvp_kv, beam.cu_mm, side_ref) if medium else 1.0
+        if not bs.in_range(beam.kvp_kv, beam.cu_mm):
+            notes.add("beam quality outside the backscatter table: edge values used")
+    ln_t0 = 0.0
+    if support.transmission is not None:
+        ln_t0 = math.log(support.transmission.at(beam.kvp_kv, beam.cu_mm))
+        if not support.transmission.in_range(beam.kvp_kv, beam.cu_mm):
+            notes.add("beam quality outside the table transmission table: edge values used")
+    return bsf, kmed, ln_t0
+
+
+def _beam_columns(beams: list[Beam]) -> dict[str, np.ndarray]:
+    names = ("dsi_cm", "field_w_cm", "field_h_cm", "field_plane_cm", "k_ref_gy", "d_ref_cm", "collimator_deg")
+    cols = {n: np.array([getattr(b, n) for b in beams], dtype=np.float64) for n in names}
+    cols["offset"] = np.array([b.table_offset_cm for b in beams], dtype=np.float64).reshape(-1, 3)
+    return cols
 
 
 def build_arrays(beams: list[Beam], support: Support, bs: BackscatterTable | None, medium: bool,
                  arc_step_deg: float = 5.0) -> BeamArrays:
     """The kernel's arrays for every beam (rotational runs split into arcs); ``bs=None`` turns backscatter off."""
-    rows: list[np.ndarray] = []
-    bsf_rows: list[np.ndarray] = []
-    index: list[int] = []
     notes: set[str] = set()
+    arcs = [(i, a, b, share) for i, beam in enumerate(beams) for a, b, share in _arcs(beam, arc_step_deg)]
+    idx = np.array([x[0] for x in arcs], dtype=np.int64)
+    a = np.radians([x[1] for x in arcs])
+    b = np.radians([x[2] for x in arcs])
+    share = np.array([x[3] for x in arcs])
+    cache: dict[tuple[float, float, float], tuple[np.ndarray, float, float]] = {}
+    qual = []
+    for beam in beams:
+        key = (beam.kvp_kv, beam.cu_mm, beam.field_w_cm * beam.field_h_cm * (beam.d_ref_cm / beam.field_plane_cm) ** 2)
+        if key not in cache:
+            cache[key] = _quality(beam, support, bs, medium, notes)
+        qual.append(cache[key])
+    col = {n: v[idx] for n, v in _beam_columns(beams).items()}
+    ca, sa, cb, sb = np.cos(a), np.sin(a), np.cos(b), np.sin(b)
+    d = np.column_stack([sa, ca * sb, ca * cb])  # R . z with R = Rx(-b) Ry(a), see rotation()
+    u0 = np.column_stack([ca, -sa * sb, -sa * cb])  # R . x
+    v0 = np.column_stack([np.zeros_like(a), cb, -sb])  # R . y
+    g = np.radians(col["collimator_deg"])[:, None]
+    ev = np.zeros((len(arcs), k.EV_COLS))
+    ev[:, [k.SX, k.SY, k.SZ]] = -col["dsi_cm"][:, None] * d
+    ev[:, [k.DX, k.DY, k.DZ]] = d
+    ev[:, [k.UX, k.UY, k.UZ]] = u0 * np.cos(g) + v0 * np.sin(g)
+    ev[:, [k.VX, k.VY, k.VZ]] = -u0 * np.sin(g) + v0 * np.cos(g)
+    ev[:, k.TAN_U] = col["field_w_cm"] / 2 / col["field_plane_cm"]
+    ev[:, k.TAN_V] = col["field_h_cm"] / 2 / col["field_plane_cm"]
+    ev[:, k.K_GY] = col["k_ref_gy"] * share
+    ev[:, k.D_REF] = col["d_ref_cm"]
+    ev[:, k.SIDE_REF] = np.sqrt(col["field_w_cm"] * col["field_h_cm"]) * col["d_ref_cm"] / col["field_plane_cm"]
+    ev[:, k.K_MED] = np.array([q[1] for q in qual])[idx] if qual else 0.0
+    ev[:, k.LN_T0] = np.array([q[2] for q in qual])[idx] if qual else 0.0
+    ev[:, [k.TX, k.TY, k.TZ]] = col["offset"]
     side_nodes = bs.side_cm if bs is not None else np.array([0.0, 1.0])
-    for i, beam in enumerate(beams):
-        bsf = bs.bsf_by_side(beam.kvp_kv, beam.cu_mm) if bs is not None else np.ones(2)
-        for primary, secondary, share in _arcs(beam, arc_step_deg):
-            row = _row(beam, primary, secondary, share)
-            row[k.K_MED] = bs.muen_ratio(beam.kvp_kv, beam.cu_mm, row[k.SIDE_REF]) if bs and medium else 1.0
-            if support.transmission is not None:
-                row[k.LN_T0] = math.log(support.transmission.at(beam.kvp_kv, beam.cu_mm))
-            rows.append(row)
-            bsf_rows.append(bsf)
-            index.append(i)
-        if bs is not None and not bs.in_range(beam.kvp_kv, beam.cu_mm):
-            notes.add("beam quality outside the backscatter table: edge values used")
-        if support.transmission is not None and not support.transmission.in_range(beam.kvp_kv, beam.cu_mm):
-            notes.add("beam quality outside the table transmission table: edge values used")
-    ev = np.array(rows).reshape(-1, k.EV_COLS)
+    bsf = np.array([q[0] for q in qual]).reshape(len(beams), len(side_nodes))[idx]
     alpha, beta = np.arctan(ev[:, k.TAN_U]), np.arctan(ev[:, k.TAN_V])
-    return BeamArrays(ev=ev, bsf=np.array(bsf_rows).reshape(len(rows), -1), side_nodes=side_nodes,
-                      tab=support.array(), event_index=np.array(index, dtype=np.int64),
+    return BeamArrays(ev=ev, bsf=bsf, side_nodes=side_nodes, tab=support.array(), event_index=idx,
                       omega_beam=4 * np.arcsin(np.sin(alpha) * np.sin(beta)), notes=tuple(sorted(notes)))

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import fmean
+from typing import TYPE_CHECKING
 
 from dmslab import codes as c
 from dmslab.codes import CodeKey
 from dmslab.errors import UnknownUnitError
-from dmslab.ingest.rdsr import Item
 from dmslab.units import convert
+
+if TYPE_CHECKING:  # the content tree's item class; not imported at run time (keeps `import dmslab.skindose` light)
+    from dmslab.ingest.rdsr import Item
 
 __all__ = ["EventGeometry", "event_geometries"]
 
@@ -121,9 +124,19 @@ def _filters(event: Item, notes: list[str]) -> tuple[float | None, float | None]
     return cu, al
 
 
+def _direct_index(event: Item) -> dict[CodeKey, list[Item]]:
+    """The event's direct children by concept: TID 10003 sends its source and mechanical data inline (10003B/C
+    are included templates, not containers); filters and the orientation modifier are read from their parents."""
+    out: dict[CodeKey, list[Item]] = {}
+    for it in event.children:
+        if it.concept is not None:
+            out.setdefault(it.concept, []).append(it)
+    return out
+
+
 def _one(event: Item, i: int) -> EventGeometry:
     notes: list[str] = []
-    idx = event.index(stop=frozenset({c.XRAY_FILTERS}))
+    idx = _direct_index(event)
     values: dict[str, float | None] = {}
     for code, (field, quantity) in _NUMS.items():
         items = idx.get(code)

@@ -7,7 +7,8 @@ Frames (all lengths in cm):
 * **table frame** — x to the table's left seen from its foot end, y toward the table's head end, z up; z = 0 is the
   top of the mattress. :func:`place` puts a phantom on the table for a patient position (HFS, FFS, HFP, FFP).
 
-The body phantom is an elliptic-cylinder trunk with a cylindrical head and neck on its axis, sized from the
+The body phantom is an elliptic-cylinder trunk with a cylindrical head and neck on its axis and the legs as one
+elliptic cylinder below it, sized from the
 patient's height and mass (ICRP 89 reference adult male, 176 cm and 73 kg, when either is missing: stated in the
 phantom's ``assumptions``). Both solids are convex, so a cell that faces the source is not shadowed by its own solid;
 shadowing of the head by the trunk (and of the arms, which are not modelled) is ignored.
@@ -33,6 +34,8 @@ _TRUNK_HALF_WIDTH_CM = 17.0
 _TRUNK_HALF_DEPTH_CM = 10.0
 _HEAD_LENGTH_CM = 24.0
 _HEAD_RADIUS_CM = 9.2  # circumference 58 cm
+_LEGS_HALF_WIDTH = 0.85  # both thighs together, relative to the trunk (dmslab assumption, like a cylinder phantom)
+_LEGS_HALF_DEPTH = 0.8
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Phantom:
     rows: np.ndarray  # (n,) int
     cols: np.ndarray  # (n,) int
     map_shape: tuple[int, int]
-    region: np.ndarray  # (n,) str: "trunk", "head" or "flat"
+    region: np.ndarray  # (n,) str: "head", "trunk", "legs" or "flat"
     height_cm: float  # patient height (flat: sheet length): where the feet are, for feet-first placement
     description: str = ""
     assumptions: tuple[str, ...] = field(default=())
@@ -102,8 +105,10 @@ def _cylinder(a: float, b: float, y_top: float, length: float, cell: float) -> t
     return centres, normals, areas, rows, cols
 
 
-def body_phantom(height_cm: float | None = None, mass_kg: float | None = None, cell_cm: float = 1.0) -> Phantom:
-    """Trunk (elliptic cylinder) and head (circular cylinder) scaled from height and mass, back on z = 0."""
+def body_phantom(height_cm: float | None = None, mass_kg: float | None = None, cell_cm: float = 1.0,
+                 legs: bool = True) -> Phantom:
+    """Head (circular cylinder), trunk (elliptic cylinder) and, unless ``legs=False``, the legs (one elliptic
+    cylinder down to the soles) scaled from height and mass, back on z = 0."""
     _check_cell(cell_cm)
     notes: list[str] = []
     h = height_cm if height_cm and height_cm > 0 else None
@@ -120,28 +125,35 @@ def body_phantom(height_cm: float | None = None, mass_kg: float | None = None, c
     xs = math.sqrt((m / REFERENCE_MASS_KG) / hs)
     a, b = _TRUNK_HALF_WIDTH_CM * xs, _TRUNK_HALF_DEPTH_CM * xs
     head_len, trunk_len, r = _HEAD_LENGTH_CM * hs, _TRUNK_LENGTH_CM * hs, _HEAD_RADIUS_CM * math.sqrt(hs)
-    head = _cylinder(r, r, 0.0, head_len, cell_cm)
-    trunk = _cylinder(a, b, -head_len, trunk_len, cell_cm)
-    head[0][:, 2] += b - r  # head on the trunk's axis
-    n_cols = int(trunk[4].max()) + 1
-    shift = (n_cols - (int(head[4].max()) + 1)) // 2
-    head_rows = int(head[3].max()) + 1
-    centres = np.vstack([head[0], trunk[0]])
-    region = np.array(["head"] * len(head[2]) + ["trunk"] * len(trunk[2]))
+    sections = [("head", _cylinder(r, r, 0.0, head_len, cell_cm)),
+                ("trunk", _cylinder(a, b, -head_len, trunk_len, cell_cm))]
+    sections[0][1][0][:, 2] += b - r  # head on the trunk's axis
+    legs_len = h - head_len - trunk_len
+    if legs:  # both legs as one elliptic cylinder, back on the mattress, to the soles
+        sections.append(("legs", _cylinder(_LEGS_HALF_WIDTH * a, _LEGS_HALF_DEPTH * b, -head_len - trunk_len,
+                                           legs_len, cell_cm)))
+    n_cols = max(int(sec[4].max()) + 1 for _, sec in sections)
+    rows, cols, row0 = [], [], 0
+    for _, sec in sections:
+        rows.append(sec[3] + row0)
+        cols.append(sec[4] + (n_cols - (int(sec[4].max()) + 1)) // 2)  # centred on the map
+        row0 += int(sec[3].max()) + 1
+    legs_text = f", legs one elliptic cylinder {2 * _LEGS_HALF_WIDTH * a:.1f} x {legs_len:.1f} cm" if legs else ""
     return Phantom(
         kind="body",
         cell_cm=cell_cm,
-        centres_cm=centres,
-        normals=np.vstack([head[1], trunk[1]]),
-        areas_cm2=np.concatenate([head[2], trunk[2]]),
-        rows=np.concatenate([head[3], trunk[3] + head_rows]),
-        cols=np.concatenate([head[4] + shift, trunk[4]]),
-        map_shape=(head_rows + int(trunk[3].max()) + 1, n_cols),
-        region=region,
+        centres_cm=np.vstack([sec[0] for _, sec in sections]),
+        normals=np.vstack([sec[1] for _, sec in sections]),
+        areas_cm2=np.concatenate([sec[2] for _, sec in sections]),
+        rows=np.concatenate(rows),
+        cols=np.concatenate(cols),
+        map_shape=(row0, n_cols),
+        region=np.concatenate([np.full(len(sec[2]), name) for name, sec in sections]),
         height_cm=h,
         description=(f"body: trunk elliptic cylinder {2 * a:.1f} x {2 * b:.1f} x {trunk_len:.1f} cm, head cylinder "
-                     f"r {r:.1f} x {head_len:.1f} cm, for {h:.0f} cm / {m:.0f} kg, {cell_cm} cm cells; map rows head"
-                     " to feet, columns round the body from the posterior midline toward the patient's left"),
+                     f"r {r:.1f} x {head_len:.1f} cm{legs_text}, for {h:.0f} cm / {m:.0f} kg, {cell_cm} cm cells; "
+                     "map rows head to feet, columns round the body from the posterior midline toward the patient's "
+                     "left"),
         assumptions=tuple(notes),
     )
 

@@ -8,14 +8,17 @@ cannot be beams are listed with the reason; every assumption made on the way is 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from dmslab.ingest.rdsr import Item
 from dmslab.skindose.beams import Beam, Support
 from dmslab.skindose.compute import Corrections, SkinDoseResult, skin_dose
 from dmslab.skindose.geometry import EventGeometry, event_geometries
 from dmslab.skindose.phantom import body_phantom, flat_phantom
 from dmslab.skindose.profiles import DEFAULT_CENTRE_CM, GeometryProfile, find_profile, profiles, to_beam
 from dmslab.skindose.tables import transmission_table
+
+if TYPE_CHECKING:
+    from dmslab.ingest.rdsr import Item
 
 __all__ = ["Patient", "StudyOptions", "StudySkinDose", "patient_position", "study_skin_dose"]
 

@@ -142,8 +142,12 @@ def test_every_profile_names_source_and_confidence() -> None:
     assert find_profile("", None) is None  # the default profile is never matched by itself
 
 
-def test_feet_first_beam_at_the_legs_misses_the_trunk_phantom_and_says_so() -> None:
-    # feet first, the isocentre (50 cm from the table's head end) is at the shins: not on the trunk + head phantom
+def test_feet_first_puts_the_same_table_position_on_the_legs() -> None:
+    # the isocentre 60 cm from the RDSR table zero: the trunk of a head-first patient, the shins feet first
+    hf = code(c.PATIENT_TABLE_RELATIONSHIP, c.HEADFIRST)
+    first = study_skin_dose(report(event("1.1", rel=hf)), "Siemens", "AXIOM-Artis", Patient(170.0, 80.0))
     res = study_skin_dose(report(event("1.1")), "Siemens", "AXIOM-Artis", Patient(170.0, 80.0))
-    assert res.position == "FFP" and res.result is not None
-    assert res.result.psd_gy == 0.0 and res.result.missed_events == ("1.1",)
+    assert (first.position, res.position) == ("HFP", "FFP")
+    assert first.result is not None and first.result.psd_location is not None
+    assert res.result is not None and res.result.psd_location is not None
+    assert first.result.psd_location.region == "trunk" and res.result.psd_location.region == "legs"

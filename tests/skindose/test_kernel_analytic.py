@@ -141,3 +141,33 @@ def test_rotational_run_equals_its_arcs() -> None:
     assert a.method["n_beams_after_arcs"] == 24
     np.testing.assert_allclose(a.dose_gy, b.dose_gy, rtol=1e-9, atol=1e-15)
     assert math.isclose(a.psd_gy, b.psd_gy, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_oblique_ray_through_the_table_gets_the_path_length_correction(backend: str) -> None:
+    angle = 30.0
+    beam = _pa_beam(tz=0.0, primary_deg=angle)  # the axis cell at the isocentre, 75 cm from the source
+    res = skin_dose([beam], FLAT, support=Support(transmission=transmission_table()),
+                    corrections=Corrections(backend=backend))
+    bsf, _ = _bsf_ref(80, 0.1, 16.0 * 75.0 / 120.0)
+    _, muen = _bsf_ref(80, 0.1, 16.0 * 60.0 / 120.0)
+    t_oblique = _t0_ref(80, 0.1) ** (1 / math.cos(math.radians(angle)))
+    expected = 2.0 * (60.0 / 75.0) ** 2 * bsf * muen * t_oblique
+    assert res.dose_gy[_axis_cell()] == pytest.approx(expected, rel=1e-3)
+
+
+def test_vectorised_beam_axes_equal_the_rotation_matrix() -> None:
+    from dmslab.skindose import kernel as k
+    from dmslab.skindose.beams import build_arrays, rotation
+
+    beams = [_pa_beam(f"b{i}", primary_deg=a, secondary_deg=b)
+             for i, (a, b) in enumerate([(0, 0), (35, -20), (-90, 10), (120, 45)])]
+    ev = build_arrays(beams, Support(), None, False).ev
+    for row, beam in zip(ev, beams, strict=True):
+        r = rotation(beam.primary_deg, beam.secondary_deg)
+        np.testing.assert_allclose(row[[k.UX, k.UY, k.UZ]], r[:, 0], atol=1e-12)
+        np.testing.assert_allclose(row[[k.VX, k.VY, k.VZ]], r[:, 1], atol=1e-12)
+        np.testing.assert_allclose(row[[k.DX, k.DY, k.DZ]], r[:, 2], atol=1e-12)
+        np.testing.assert_allclose(row[[k.SX, k.SY, k.SZ]], -75.0 * r[:, 2], atol=1e-12)
+    # LAO 90: the detector toward +x, the source at -x
+    assert rotation(90.0, 0.0)[:, 2] == pytest.approx([1.0, 0.0, 0.0], abs=1e-12)
