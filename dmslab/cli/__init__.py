@@ -11,6 +11,7 @@ module                    commands
 ``_qr``                   ``qr``
 ``_mpps``                 ``mpps``
 ``_pipelines``            ``pipelines``
+``_skin``                 ``skin``
 ``_app``                  the parser, :func:`main`, exit codes and error report
 ========================  ===========================================================
 
