@@ -73,6 +73,7 @@ def part1(n: int, rounds: int) -> None:
         dose_numba(cells, normals, body.areas_cm2, (arrays.ev, arrays.bsf, arrays.side_nodes, arrays.tab))
         kern.append(time.perf_counter() - t)
     m = arrays.ev.shape[0]
+    print(f"   load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (figures scale with it)")
     print(f"1. body phantom {body.n_cells} cells (1 cm), {n} events -> {m} beams after arcs, "
           f"numba threads {os.environ.get('NUMBA_NUM_THREADS', 'default')}")
     print(f"   whole skin_dose call : {min(full) * 1e3 / n:.4f} ms/event ({min(full) * 1e3:.1f} ms)  target <= 0.5")
@@ -82,22 +83,24 @@ def part1(n: int, rounds: int) -> None:
 
 
 _CHILD = """
-import time; t = time.perf_counter()
+import resource, time; t = time.perf_counter()
 from dmslab.skindose import Support, body_phantom, skin_dose, transmission_table
 import sys; sys.path.insert(0, {bench!r}); from bench_skindose import synthetic_beams
 r = skin_dose(synthetic_beams({n}), body_phantom(), support=Support(transmission=transmission_table()))
-print(time.perf_counter() - t, r.psd_gy)
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(time.perf_counter() - t, ru.ru_utime + ru.ru_stime, r.psd_gy)
 """
 
 
 def part2(n: int) -> None:
     code = _CHILD.format(bench=str(Path(__file__).parent), n=n)
-    walls = []
+    runs = []
     for _ in range(2):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-        walls.append(float(out.split()[0]))
+        runs.append(tuple(float(x) for x in out.split()[:2]))
     print(f"2. {n}-event procedure in a fresh process (imports + phantom + beams + kernel + map): "
-          f"{walls[0]:.2f} s, again {walls[1]:.2f} s  target < 1 s")
+          f"wall {runs[0][0]:.2f} s (CPU {runs[0][1]:.2f} s), again wall {runs[1][0]:.2f} s (CPU {runs[1][1]:.2f} s)"
+          f"  target < 1 s; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def _pyskindose_run(path: Path, model: str) -> tuple[int, float, float]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -105,6 +106,7 @@ def _cylinder(a: float, b: float, y_top: float, length: float, cell: float) -> t
     return centres, normals, areas, rows, cols
 
 
+@lru_cache(maxsize=32)  # built once per size: the arrays are never written to (place() copies them)
 def body_phantom(height_cm: float | None = None, mass_kg: float | None = None, cell_cm: float = 1.0,
                  legs: bool = True) -> Phantom:
     """Head (circular cylinder), trunk (elliptic cylinder) and, unless ``legs=False``, the legs (one elliptic
@@ -158,6 +160,7 @@ def body_phantom(height_cm: float | None = None, mass_kg: float | None = None, c
     )
 
 
+@lru_cache(maxsize=8)
 def flat_phantom(width_cm: float = 40.0, length_cm: float = 120.0, cell_cm: float = 1.0) -> Phantom:
     """A flat sheet on the mattress (z = 0, facing down: a film under the patient), y from 0 to -length."""
     _check_cell(cell_cm)
