@@ -41,7 +41,9 @@ FUZZ_S ?= 600
 fuzz: env
 	$(BIN)/python fuzz/run.py --seconds $(FUZZ_S)
 
+# the bench extra: duckdb (bench_audit.py) and pyskindose (bench_skindose.py compares against it)
 bench: env
+	$(BIN)/python -m pip install -q -e ".[bench]"
 	for f in bench/bench_*.py; do echo "### $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:

@@ -198,6 +198,22 @@ DIST_SOURCE_TO_DETECTOR = DCM("113750")
 TABLE_LONGITUDINAL = DCM("113751")
 TABLE_LATERAL = DCM("113752")
 TABLE_HEIGHT = DCM("113753")
+# skin-dose geometry (TID 10003C mechanical data, patient position; dmslab/skindose/geometry.py)
+TABLE_HEAD_TILT = DCM("113754")
+TABLE_HORIZONTAL_ROTATION = DCM("113755")
+TABLE_CRADLE_TILT = DCM("113756")
+PATIENT_TABLE_RELATIONSHIP = DCM("113745")
+PATIENT_ORIENTATION = DCM("113743")
+PATIENT_ORIENTATION_MODIFIER = DCM("113744")
+HEADFIRST = SCT("102540008")  # legacy SRT F-10470
+FEETFIRST = SCT("102541007")  # legacy SRT F-10480
+SUPINE = SCT("40199007")  # legacy SRT F-10340
+PRONE = SCT("1240000")  # legacy SRT F-10310
+#: X-Ray Filter Material (CID 10006) read as copper / aluminium; SRT C-127F9 "Copper or Copper compound" has no
+#: SCT in pydicom's map and is kept as sent (seen in Siemens, Philips and Canon RDSRs of the corpus)
+COPPER_FILTERS = frozenset({SCT("66925006"), CodeKey("SRT", "C-127F9")})
+#: aluminium; "Aluminum or Aluminum compound"; and that code's SRT value sent under the DCM designator (Eurocolumbus)
+ALUMINIUM_FILTERS = frozenset({SCT("12503006"), SCT("105830007"), CodeKey("DCM", "C-120F9")})
 EXPOSURE_INDEX = DCM("113845")
 TARGET_EXPOSURE_INDEX = DCM("113846")
 DEVIATION_INDEX = DCM("113847")

@@ -27,6 +27,7 @@ __all__ = [
     "MissingExtraError",
     "MppsError",
     "PdfError",
+    "SkinDoseError",
     "StoreBusyError",
     "StoreError",
     "UnknownUnitError",
@@ -249,6 +250,16 @@ class SchemaOutdatedError(DmslabError):
 class PdfError(DmslabError):
     """A report's PDF could not be rendered: no headless Chromium on the machine, or Chromium failed. The
     message says which and what to install (``apt-get install chromium``)."""
+
+
+class SkinDoseError(DmslabError, ValueError):
+    """A skin-dose calculation that cannot be made as asked: a phantom size or cell size out of range, an event
+    without the geometry the method needs. ``reason`` is a stable code; the message says what to give."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}")
 
 
 class DmslabWarning(UserWarning):

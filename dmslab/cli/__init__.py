@@ -11,6 +11,8 @@ module                    commands
 ``_qr``                   ``qr``
 ``_mpps``                 ``mpps``
 ``_pipelines``            ``pipelines``
+``_skin``                 ``skin``
+``_export``               ``export``
 ``_app``                  the parser, :func:`main`, exit codes and error report
 ========================  ===========================================================
 

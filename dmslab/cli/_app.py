@@ -49,6 +49,12 @@ def _analysis() -> ModuleType:
     return group
 
 
+def _skin() -> ModuleType:
+    from dmslab.cli import _skin as group
+
+    return group
+
+
 def _demo() -> ModuleType:
     from dmslab.cli import _demo as group
 
@@ -122,6 +128,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("alerts", "dose alerts: evaluate rules, e-mail, list, acknowledge", _alerts),
     Command("export", "dose data as CSV, XLSX or Parquet with the analysis filters (anonymised by default)",
             _export),
+    Command("skin", "skin-dose map of projection RDSR files: PSD and where, areas over 2/3/5 Gy, method (read-only)",
+            _skin),
     Command("pipelines", "run scheduled notebook reports (papermill), list pipelines, show recorded runs",
             _pipelines),
     Command("lab", "JupyterLab on the site's store (loopback, token) with the starter notebook prototype.ipynb",
