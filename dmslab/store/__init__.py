@@ -22,6 +22,14 @@ from dmslab.store._aggregate import (
 )
 from dmslab.store._alerts import acknowledge_alert, alerts, mark_notified, raise_alerts, unsent_alerts
 from dmslab.store._columnar import fast_source, metric_data
+from dmslab.store._derived import (
+    UNIT_SUFFIXES,
+    DerivedValue,
+    ct_dose_events,
+    delete_derived,
+    derived_values,
+    write_derived,
+)
 from dmslab.store._filters import PatientBand, StudyFilter, patient_band, room_expr
 from dmslab.store._freshness import last_studies
 from dmslab.store._migrate import migrate
@@ -41,7 +49,8 @@ from dmslab.store._url import absolute_url, masked_url
 from dmslab.store.schema import metadata
 
 __all__ = [
-    "DATABASE_ERRORS", "DIMENSIONS", "EQUIPMENT_DIMS", "METRICS", "Metric", "MetricData", "NamedStudy",
+    "DATABASE_ERRORS", "DIMENSIONS", "DerivedValue", "UNIT_SUFFIXES", "ct_dose_events", "delete_derived",
+    "derived_values", "write_derived", "EQUIPMENT_DIMS", "METRICS", "Metric", "MetricData", "NamedStudy",
     "PROTOCOL_FIELDS", "PatientBand", "Rejection", "STUDY_COLUMNS", "Selection", "Store", "StudyFilter",
     "UNAVAILABLE_ERRORS", "WriteSummary", "absolute_url", "acknowledge_alert", "alert_metrics", "alerts",
     "exam_counts", "exam_metrics", "fast_source", "has_median_aggregate", "held_sop_instance_uids",
