@@ -91,6 +91,12 @@ def _pipelines() -> ModuleType:
     return group
 
 
+def _derive() -> ModuleType:
+    from dmslab.cli import _derive as group
+
+    return group
+
+
 def _dashboard() -> ModuleType:
     from dmslab.cli import _dashboard as group
 
@@ -114,6 +120,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("names", "standard exam names: classify studies, list unmapped names, share rules as CSV", _analysis),
     Command("drl", "DRL audit: room or facility medians against national or local DRLs", _analysis),
     Command("alerts", "dose alerts: evaluate rules, e-mail, list, acknowledge", _alerts),
+    Command("derive", "compute and store SSDE and effective dose of CT studies, each with its method record",
+            _derive),
     Command("pipelines", "run scheduled notebook reports (papermill), list pipelines, show recorded runs",
             _pipelines),
     Command("lab", "JupyterLab on the site's store (loopback, token) with the starter notebook prototype.ipynb",
