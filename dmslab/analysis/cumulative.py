@@ -47,7 +47,9 @@ def study_effective_doses(store: Store, where: StudyFilter = StudyFilter(), *,
                          "e_method": dv["method"], "e_basis": dv["basis"], "e_flags": dv["flags"]})
 
 
-def _window(store: Store, where: StudyFilter, window_days: int, end: dt.datetime | None) -> StudyFilter:
+def _window(store: Store, where: StudyFilter, window_days: int | None, end: dt.datetime | None) -> StudyFilter:
+    if window_days is None:  # the window is the filter's own period
+        return where if end is None else replace(where, end=end)
     if window_days < 1:
         raise ValueError(f"window_days must be >= 1, got {window_days}")
     if end is None:
@@ -63,7 +65,7 @@ def _psd(store: Store, where: StudyFilter) -> pd.DataFrame:
     return dv.groupby("study_id")["value"].max().rename("psd_gy").reset_index()
 
 
-def cumulative_dose(store: Store, *, window_days: int = 365, end: dt.datetime | None = None,
+def cumulative_dose(store: Store, *, window_days: int | None = 365, end: dt.datetime | None = None,
                     where: StudyFilter = StudyFilter(), e_method: str = DEFAULT_E_METHOD) -> pd.DataFrame:
     """Per pseudonymised patient: the dose of their studies in the ``window_days`` before ``end``.
 
@@ -72,11 +74,12 @@ def cumulative_dose(store: Store, *, window_days: int = 365, end: dt.datetime | 
     store
         The dmslab store (read-only is enough).
     window_days
-        Length of the window in days.
+        Length of the window in days; ``None``: the period of ``where`` (e.g. a report's period).
     end
         End of the window (exclusive); default just after the latest study ``where`` selects.
     where
-        Further study filter (rooms, patient group ...); its own start and end are replaced by the window.
+        Further study filter (rooms, patient group ...); its own start and end are replaced by the window
+        unless ``window_days`` is ``None``.
     e_method
         The effective-dose method to sum (see ``dmslab derive``).
 
