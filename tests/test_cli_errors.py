@@ -115,7 +115,7 @@ def test_help_lists_every_subcommand_and_each_builds_its_own_parser(capsys: pyte
         main(["--help"])
     out = " ".join(capsys.readouterr().out.split())
     names = [c.name for c in COMMANDS]
-    assert len(names) == len(set(names)) == 20
+    assert len(names) == len(set(names)) == 21
     groups = {c.group() for c in COMMANDS}
     assert sorted(n for g in groups for n in g.BUILDERS) == sorted(names)  # each built by exactly one group
     for c in COMMANDS:

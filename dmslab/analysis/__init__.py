@@ -1,6 +1,7 @@
 """Analysis: functions that take a store (or DataFrames) and return DataFrames / small result objects."""
 
-from dmslab.analysis import alerts, changes, compare, naming, stats
+from dmslab.analysis import alerts, changes, compare, cumulative, derive, effective_dose, naming, ssde, stats
+from dmslab.analysis._estimate import Estimate
 from dmslab.analysis.alerts import (
     acknowledge_alert,
     evaluate_rules,
@@ -19,6 +20,8 @@ from dmslab.analysis.changes import (
     size_adjustments,
 )
 from dmslab.analysis.compare import Comparison, compare_exams, compare_groups
+from dmslab.analysis.cumulative import cumulative_dose
+from dmslab.analysis.derive import derive_ct
 from dmslab.analysis.drl import (
     DRL_SETS,
     MIN_N,
@@ -41,6 +44,7 @@ __all__ = [
     "MIN_N",
     "ChangeConfig",
     "Comparison",
+    "Estimate",
     "Filters",
     "SizeConfig",
     "LocalDrl",
@@ -54,11 +58,16 @@ __all__ = [
     "compare",
     "compare_exams",
     "compare_groups",
+    "cumulative",
+    "cumulative_dose",
+    "derive",
+    "derive_ct",
     "derive_local_drls",
     "detect_changes",
     "detect_series",
     "drl_audit",
     "drl_references",
+    "effective_dose",
     "evaluate_rules",
     "exam_counts",
     "exam_series",
@@ -72,6 +81,7 @@ __all__ = [
     "run_alerts",
     "set_local_drl",
     "size_adjustments",
+    "ssde",
     "stats",
     "study_exceedances",
     "study_metrics",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from dmslab.analysis._alert_rules import PSD_COLUMN, AlertRule
+from dmslab.analysis._alert_rules import E_COLUMN, PSD_COLUMN, AlertRule
 
 __all__ = ["documentation_signs", "explain"]
 
@@ -77,6 +77,11 @@ def explain(rule: AlertRule, alert: Any, studies: pd.DataFrame) -> str:
     if rule.metric == PSD_COLUMN:
         lines.append("note: peak skin dose is an estimate for the most exposed skin area; check the skin there "
                      "and follow the local skin follow-up procedure")
+    if rule.metric == E_COLUMN:
+        from dmslab.analysis.cumulative import DEFAULT_E_METHOD
+
+        lines.append(f"note: effective dose ({DEFAULT_E_METHOD}, ICRP 60 k-factors x DLP) is a reference-person "
+                     "estimate, not this patient's dose; summed for this patient only, with that one method")
     if rule.kind == "drl":
         lines.append("note: a DRL applies to the median of a group of patients, not to one patient; "
                      "this alert asks for a review of the exam")

@@ -25,6 +25,14 @@ Example file::
     rooms = ["CT1", "CT2"]       # optional: only these rooms
     standard_names = []          # optional: only these standard names
 
+    [[rule]]
+    id = "e-100msv-5y"
+    kind = "cumulative"          # per pseudonymised patient over weeks
+    modality = "ALL"             # cumulative rules may sum every modality
+    metric = "effective_dose_msv"  # reference-person estimate, one method (dmslab derive)
+    level = 100.0
+    weeks = 260
+
     [recipients]                 # room -> addresses; "default" for rooms not listed
     default = ["mpe@example.org"]
     RF1 = ["cathlab-lead@example.org"]
@@ -40,14 +48,20 @@ from typing import Any
 
 from dmslab.errors import ConfigError
 
-__all__ = ["KINDS", "METRICS", "PSD_COLUMN", "AlertConfig", "AlertRule", "default_alert_config", "load_alert_config"]
+__all__ = ["ALL_MODALITIES", "E_COLUMN", "KINDS", "METRICS", "PSD_COLUMN", "AlertConfig", "AlertRule",
+           "default_alert_config", "load_alert_config"]
 
 #: Metrics an alert rule can test: study-level name -> canonical unit. ``ctdivol_mgy`` is the highest
 #: CTDIvol of the study's dose-bearing CT events (the DRL quantity is per sequence). ``peak_skin_dose_gy``
 #: (:data:`PSD_COLUMN`) is tested only on studies that have one: the store has no such column yet, and rules on
 #: it raise nothing until a study column of that name exists (see ``dmslab.analysis.alerts.study_metrics``).
+#: ``effective_dose_msv`` (:data:`E_COLUMN`) is a reference-person estimate of one named method.
 METRICS = {"total_dlp_mgycm": "mGy.cm", "ctdivol_mgy": "mGy", "total_dap_gym2": "Gy.m2", "total_rp_dose_gy": "Gy",
-           "fluoro_time_s": "s", "agd_left_mgy": "mGy", "agd_right_mgy": "mGy", "peak_skin_dose_gy": "Gy"}
+           "fluoro_time_s": "s", "agd_left_mgy": "mGy", "agd_right_mgy": "mGy", "peak_skin_dose_gy": "Gy",
+           "effective_dose_msv": "mSv"}
+#: Study value of the effective dose (mSv): the study total of one method stored by ``dmslab derive``
+#: (``dmslab.analysis.cumulative.DEFAULT_E_METHOD``); studies without one raise nothing.
+E_COLUMN = "effective_dose_msv"
 #: Study column of the peak skin dose (Gy), when the store has it.
 PSD_COLUMN = "peak_skin_dose_gy"
 #: Rule kinds: fixed level; factor x national DRL (by standard name, CT also by protocol); factor x local level
@@ -55,6 +69,8 @@ PSD_COLUMN = "peak_skin_dose_gy"
 KINDS = ("absolute", "drl", "local", "cumulative")
 _DRL_QUANTITY = {"total_dlp_mgycm": "DLP", "ctdivol_mgy": "CTDIvol", "total_dap_gym2": "DAP"}
 _MODALITIES = ("CT", "DX", "MG", "RF", "NM")
+#: Modality of a cumulative rule that sums a patient's studies of every modality.
+ALL_MODALITIES = "ALL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +117,9 @@ class AlertRule:
             raise ConfigError(f"rule id must be non-empty without '|', got {self.id!r}")
         if self.kind not in KINDS:
             raise ConfigError(f"rule {self.id}: kind {self.kind!r} not in {KINDS}")
-        if self.modality not in _MODALITIES:
-            raise ConfigError(f"rule {self.id}: modality {self.modality!r} not in {_MODALITIES}")
+        if self.modality not in _MODALITIES and not (self.modality == ALL_MODALITIES and self.kind == "cumulative"):
+            raise ConfigError(f"rule {self.id}: modality {self.modality!r} not in {_MODALITIES} "
+                              f"({ALL_MODALITIES!r} only for cumulative rules)")
         if self.metric not in METRICS:
             raise ConfigError(f"rule {self.id}: metric {self.metric!r} not in {sorted(METRICS)}")
         if self.kind in ("absolute", "cumulative") and (self.level is None or self.level <= 0):

@@ -21,7 +21,15 @@ import numpy as np
 import pandas as pd
 
 from dmslab._mail import send_email
-from dmslab.analysis._alert_rules import PSD_COLUMN, AlertConfig, AlertRule, default_alert_config, load_alert_config
+from dmslab.analysis._alert_rules import (
+    ALL_MODALITIES,
+    E_COLUMN,
+    PSD_COLUMN,
+    AlertConfig,
+    AlertRule,
+    default_alert_config,
+    load_alert_config,
+)
 from dmslab.analysis.drl import drl_references, load_drls, map_ct_protocol
 from dmslab.config import SmtpSettings
 from dmslab.store import Store, StudyFilter, alert_metrics, alerts, mark_notified, raise_alerts, unsent_alerts
@@ -58,14 +66,20 @@ def study_metrics(store: Store, modalities: list[str] | None = None, *,
     """One row per study with the alert metrics, room, protocol, patient key and size (store query).
 
     ``peak_skin_dose_gy`` comes from the study column of that name when the store has one; otherwise it is
-    all missing (NaN), so peak-skin-dose rules raise nothing. Studies that are not patient exams
-    (``study.exclusion_reason``: QA, phantoms) are left out unless ``include_non_patient``.
+    all missing (NaN), so peak-skin-dose rules raise nothing. ``effective_dose_msv`` is the study total of
+    ``dmslab.analysis.cumulative.DEFAULT_E_METHOD`` stored by ``dmslab derive`` (NaN without one). Studies
+    that are not patient exams (``study.exclusion_reason``: QA, phantoms) are left out unless
+    ``include_non_patient``.
     """
-    df = alert_metrics(store, StudyFilter(include_non_patient=include_non_patient), modalities=modalities,
-                       optional_columns=(PSD_COLUMN,))
+    from dmslab.analysis.cumulative import study_effective_doses
+
+    where = StudyFilter(include_non_patient=include_non_patient)
+    modalities = None if modalities and ALL_MODALITIES in modalities else modalities
+    df = alert_metrics(store, where, modalities=modalities, optional_columns=(PSD_COLUMN,))
     df["study_datetime"] = pd.to_datetime(df["study_datetime"])
     df[PSD_COLUMN] = pd.to_numeric(df[PSD_COLUMN], errors="coerce").astype(float)
-    return df
+    e = study_effective_doses(store, where)[["study_id", E_COLUMN]]
+    return df.merge(e, on="study_id", how="left")
 
 
 #: Alert metric -> metric name of ``dmslab.analysis.drl.drl_references``.
@@ -100,7 +114,8 @@ def _ct_exam_levels(rule: AlertRule, df: pd.DataFrame) -> pd.Series:
 def _scoped(rule: AlertRule, df: pd.DataFrame) -> pd.DataFrame:
     if rule.metric not in df.columns:  # e.g. no peak skin dose in these studies
         return df.iloc[:0].assign(**{rule.metric: pd.Series(dtype=float)})
-    df = df[(df["modality"] == rule.modality) & df[rule.metric].notna()]
+    in_scope = df["modality"] == rule.modality if rule.modality != ALL_MODALITIES else df["modality"].notna()
+    df = df[in_scope & df[rule.metric].notna()]
     if rule.rooms:
         df = df[df["room"].isin(rule.rooms)]
     if rule.standard_names:

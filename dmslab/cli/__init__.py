@@ -6,6 +6,7 @@ module                    commands
 ``_site``                 ``init``, ``migrate``, ``ingest``, ``correct``, ``selftest``
 ``_analysis``             ``audit``, ``names``, ``drl``
 ``_alerts``               ``alerts``
+``_derive``               ``derive``
 ``_demo``                 ``synth``, ``demo``
 ``_receive``              ``receive``, ``status``
 ``_qr``                   ``qr``

@@ -103,6 +103,12 @@ def _export() -> ModuleType:
     return group
 
 
+def _derive() -> ModuleType:
+    from dmslab.cli import _derive as group
+
+    return group
+
+
 def _dashboard() -> ModuleType:
     from dmslab.cli import _dashboard as group
 
@@ -130,6 +136,8 @@ COMMANDS: tuple[Command, ...] = (
             _export),
     Command("skin", "skin-dose map of projection RDSR files: PSD and where, areas over 2/3/5 Gy, method (read-only)",
             _skin),
+    Command("derive", "compute and store SSDE and effective dose of CT studies, each with its method record",
+            _derive),
     Command("pipelines", "run scheduled notebook reports (papermill), list pipelines, show recorded runs",
             _pipelines),
     Command("lab", "JupyterLab on the site's store (loopback, token) with the starter notebook prototype.ipynb",

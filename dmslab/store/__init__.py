@@ -33,6 +33,14 @@ from dmslab.store._dash_events import (
 from dmslab.store._dash_protocol import protocol_counts, protocol_exams
 from dmslab.store._dash_size import SIZE_DOSE_PAIRS, size_dose
 from dmslab.store._dash_workload import room_month_counts, room_workload_counts
+from dmslab.store._derived import (
+    UNIT_SUFFIXES,
+    DerivedValue,
+    ct_dose_events,
+    delete_derived,
+    derived_values,
+    write_derived,
+)
 from dmslab.store._drl import local_drl_rows, replace_local_drl
 from dmslab.store._export import (
     EVENT_TABLES,
@@ -61,16 +69,17 @@ from dmslab.store._url import absolute_url, masked_url
 from dmslab.store.schema import metadata
 
 __all__ = [
-    "DATABASE_ERRORS", "DIMENSIONS", "EQUIPMENT_DIMS", "EVENT_TABLES", "ExportColumn", "IDENTIFIER_COLUMNS",
-    "METRICS", "Metric", "MetricData", "NamedStudy", "PROTOCOL_FIELDS", "PatientBand", "Rejection", "STUDY_COLUMNS",
-    "Selection", "Store", "StudyFilter", "UNAVAILABLE_ERRORS", "WriteSummary", "absolute_url", "acknowledge_alert",
-    "alert_metrics", "alerts", "exam_counts", "exam_metrics", "export_columns", "export_count", "export_rows",
-    "fast_source", "has_median_aggregate", "held_sop_instance_uids", "insert_pipeline_run", "last_studies",
-    "local_drl_rows", "mark_notified", "masked_url", "metadata", "metric_data", "metric_values", "migrate",
-    "naming_rules", "patient_band", "period_bound", "pipeline_runs", "raise_alerts", "replace_local_drl",
+    "DATABASE_ERRORS", "DIMENSIONS", "DerivedValue", "EQUIPMENT_DIMS", "EVENT_TABLES", "ExportColumn",
+    "IDENTIFIER_COLUMNS", "METRICS", "Metric", "MetricData", "NamedStudy", "PROTOCOL_FIELDS", "PatientBand",
+    "Rejection", "STUDY_COLUMNS", "Selection", "Store", "StudyFilter", "UNAVAILABLE_ERRORS", "UNIT_SUFFIXES",
+    "WriteSummary", "absolute_url", "acknowledge_alert", "alert_metrics", "alerts", "ct_dose_events",
+    "delete_derived", "derived_values", "exam_counts", "exam_metrics", "export_columns", "export_count",
+    "export_rows", "fast_source", "has_median_aggregate", "held_sop_instance_uids", "insert_pipeline_run",
+    "last_studies", "local_drl_rows", "mark_notified", "masked_url", "metadata", "metric_data", "metric_values",
+    "migrate", "naming_rules", "patient_band", "period_bound", "pipeline_runs", "raise_alerts", "replace_local_drl",
     "replace_naming_rules", "room_expr", "set_standard_names", "source_status_counts", "sql_summary",
     "stored_study_features", "studies", "study_span", "unmapped_local_names", "unsent_alerts",
-    "update_pipeline_run", "workload_counts",
+    "update_pipeline_run", "workload_counts", "write_derived",
 ]
 # the dashboards' queries (dmslab.dashboards)
 __all__ += ["CT_EVENT_COLUMNS", "PROJ_EVENT_COLUMNS", "SIZE_DOSE_PAIRS", "exam_events", "exam_ids", "exam_uids",

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from dmslab.contracts import extra_tables, load_contract
 
-__all__ = ["metadata", "table"]
+__all__ = ["DERIVED_COMMENTS", "metadata", "table"]
 
 _SQL_TYPES = {
     "str": sa.Text,
@@ -64,7 +64,49 @@ def metadata() -> sa.MetaData:
     for name in extra_tables():
         _generic_table(md, name)
     _columnar_tables(md)
+    _derived_table(md)
     return md
+
+
+#: Comments of the ``derived_value`` columns (shared with migration 0016).
+DERIVED_COMMENTS = {
+    "event_uid": "Irradiation Event UID of the event the value belongs to; null for a study-level value",
+    "quantity": "What was derived, named with its canonical unit (ssde_mgy, effective_dose_msv, "
+                "peak_skin_dose_gy, dw_cm ...)",
+    "value": "The derived value in unit; null when the method refused (flags say why)",
+    "unit": "Canonical unit of value (matches the quantity's suffix)",
+    "method": "Method name (e.g. aapm204_deff, dlp_k_factor); a value is replaced only by the same method",
+    "method_version": "Version of the method's code and tables that produced the value",
+    "basis": "Reference the method rests on (e.g. 'AAPM Report 204 (2011)', 'ICRP 60 via EUR 16262 / AAPM 96')",
+    "inputs": "JSON object: the input values used, with units in the key names",
+    "assumptions": "JSON array of sentences: what the method assumed (reference person, phantom, size source)",
+    "uncertainty": "Stated uncertainty of the value (text, e.g. '+-40 % (reference person)')",
+    "flags": "'; '-separated flags, e.g. outside_fit_domain, phantom_mismatch, size_from_age",
+    "detail": "JSON object: further results of the method (e.g. peak skin dose location, areas above 2/3/5 Gy)",
+    "artifact": "Where a larger result is stored (e.g. the skin-dose map), relative to the site home; or null",
+    "computed_at": "When the value was computed (local time)",
+}
+
+
+def _derived_table(md: sa.MetaData) -> None:
+    """Derived quantities with their method record (see :mod:`dmslab.store._derived`)."""
+    c = DERIVED_COMMENTS
+    sa.Table("derived_value", md, sa.Column("id", sa.Integer, primary_key=True), _fk("study"),
+             sa.Column("event_uid", sa.String(128), nullable=True, comment=c["event_uid"]),
+             sa.Column("quantity", sa.String(64), nullable=False, comment=c["quantity"]),
+             sa.Column("value", sa.Float, nullable=True, comment=c["value"]),
+             sa.Column("unit", sa.String(32), nullable=False, comment=c["unit"]),
+             sa.Column("method", sa.String(64), nullable=False, comment=c["method"]),
+             sa.Column("method_version", sa.String(32), nullable=False, comment=c["method_version"]),
+             sa.Column("basis", sa.Text, nullable=True, comment=c["basis"]),
+             sa.Column("inputs", sa.Text, nullable=False, comment=c["inputs"]),
+             sa.Column("assumptions", sa.Text, nullable=False, comment=c["assumptions"]),
+             sa.Column("uncertainty", sa.Text, nullable=True, comment=c["uncertainty"]),
+             sa.Column("flags", sa.Text, nullable=True, comment=c["flags"]),
+             sa.Column("detail", sa.Text, nullable=True, comment=c["detail"]),
+             sa.Column("artifact", sa.Text, nullable=True, comment=c["artifact"]),
+             sa.Column("computed_at", sa.DateTime, nullable=False, comment=c["computed_at"]),
+             sa.Index("ix_derived_value_study_quantity", "study_id", "quantity"))
 
 
 def _columnar_tables(md: sa.MetaData) -> None:
