@@ -33,6 +33,7 @@ def _bench():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # liveness guard only: 45 tesseract runs take minutes beside other work
 def test_accuracy_on_45_screens(tmp_path):
     """No wrong value is ever stored, flagged or not; nearly all fields are read exactly (bench/bench_ocr.py,
     smaller).
