@@ -18,8 +18,8 @@ from pathlib import Path
 
 from dmslab.errors import ConfigError
 
-__all__ = ["DASHBOARDS_DIR", "KERNEL_CLIENT", "SHARE_DIR", "TEMPLATE", "DashboardOptions", "kernel_environment",
-           "new_token", "server_environment", "voila_argv"]
+__all__ = ["DASHBOARDS_DIR", "KERNEL_CLIENT", "KERNEL_MANAGER", "SHARE_DIR", "TEMPLATE", "DashboardOptions",
+           "kernel_environment", "new_token", "server_environment", "voila_argv"]
 
 #: The dashboards shipped with dmslab (in the repository, next to the package).
 DASHBOARDS_DIR = Path(__file__).resolve().parents[2] / "dashboards"
@@ -30,6 +30,8 @@ TEMPLATE = "dmslab"
 #: The kernel client of Voila's executor (:mod:`dmslab.dashboards._kernel_client`; a name, so that this module
 #: imports without jupyter_client).
 KERNEL_CLIENT = "dmslab.dashboards._kernel_client.WakefulKernelClient"
+#: The kernel manager under Voila's pool (:mod:`dmslab.dashboards._kernel_manager`).
+KERNEL_MANAGER = "dmslab.dashboards._kernel_manager.PoolAwareKernelManager"
 
 
 def new_token() -> str:
@@ -134,4 +136,6 @@ def voila_argv(options: DashboardOptions) -> list[str]:
         "--MappingKernelManager.cull_connected=False",
         # the executor's kernel client: without it a page can stall at "Executing N of M" (_kernel_client.py)
         f"--AsyncKernelManager.client_factory={KERNEL_CLIENT}",
+        # pooled kernels count as active: else a kernel handed out after 10 min in the pool is culled (_kernel_manager)
+        f"--VoilaConfiguration.multi_kernel_manager_class={KERNEL_MANAGER}",
     ]

@@ -89,3 +89,5 @@ def test_voila_executor_gets_the_wakeful_client():
     assert type(client) is WakefulKernelClient
     assert {type(c) for c in (client.shell_channel, client.control_channel, client.stdin_channel)} == {WakefulChannel}
     assert type(kernelmanager.ServerKernelManager().client()) is not WakefulKernelClient  # only with the flag
+    manager = "dmslab.dashboards._kernel_manager.PoolAwareKernelManager"
+    assert config.VoilaConfiguration.multi_kernel_manager_class == manager
