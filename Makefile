@@ -26,10 +26,9 @@ lab: env
 test: env
 	$(BIN)/python -m pytest
 
-# The dashboards in headless chromium (tests/dashboards/test_browser.py), left out of `make test` until the
-# Voila page stall of issue 13 is fixed.
+# Only the dashboards in headless chromium (tests/dashboards/test_browser.py; `make test` runs them too).
 test-browser: env
-	DMSLAB_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/dashboards/test_browser.py
+	$(BIN)/python -m pytest tests/dashboards/test_browser.py
 
 lint: env
 	$(BIN)/ruff check dmslab tests bench

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from dmslab.errors import ConfigError
 
-__all__ = ["DASHBOARDS_DIR", "SHARE_DIR", "TEMPLATE", "DashboardOptions", "kernel_environment", "new_token",
-           "server_environment", "voila_argv"]
+__all__ = ["DASHBOARDS_DIR", "KERNEL_CLIENT", "KERNEL_MANAGER", "SHARE_DIR", "TEMPLATE", "DashboardOptions",
+           "kernel_environment", "new_token", "server_environment", "voila_argv"]
 
 #: The dashboards shipped with dmslab (in the repository, next to the package).
 DASHBOARDS_DIR = Path(__file__).resolve().parents[2] / "dashboards"
@@ -27,6 +27,11 @@ DASHBOARDS_DIR = Path(__file__).resolve().parents[2] / "dashboards"
 SHARE_DIR = Path(__file__).resolve().parent / "share"
 #: The name of dmslab's Voila template (Voila's ``lab`` without links to a public CDN).
 TEMPLATE = "dmslab"
+#: The kernel client of Voila's executor (:mod:`dmslab.dashboards._kernel_client`; a name, so that this module
+#: imports without jupyter_client).
+KERNEL_CLIENT = "dmslab.dashboards._kernel_client.WakefulKernelClient"
+#: The kernel manager under Voila's pool (:mod:`dmslab.dashboards._kernel_manager`).
+KERNEL_MANAGER = "dmslab.dashboards._kernel_manager.PoolAwareKernelManager"
 
 
 def new_token() -> str:
@@ -129,4 +134,8 @@ def voila_argv(options: DashboardOptions) -> list[str]:
         f"--MappingKernelManager.cull_idle_timeout={options.cull_idle_s}",
         f"--MappingKernelManager.cull_interval={max(1, min(60, options.cull_idle_s // 2))}",
         "--MappingKernelManager.cull_connected=False",
+        # the executor's kernel client: without it a page can stall at "Executing N of M" (_kernel_client.py)
+        f"--AsyncKernelManager.client_factory={KERNEL_CLIENT}",
+        # pooled kernels count as active: else a kernel handed out after 10 min in the pool is culled (_kernel_manager)
+        f"--VoilaConfiguration.multi_kernel_manager_class={KERNEL_MANAGER}",
     ]

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-# the same skip rule (DMSLAB_BROWSER_TESTS=1, Playwright, voila) and the same fixtures: importing the module
+# the same skip rule (Playwright, voila, chromium) and the same fixtures: importing the module
 # applies its module-level skip here as well
 from test_browser import (  # noqa: F401 (fixtures)
     LIVENESS_MS,
@@ -24,7 +24,7 @@ from test_browser import (  # noqa: F401 (fixtures)
     server,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # liveness guard, as in test_browser.py
 
 
 def _open(page, base: str, name: str, ready: str) -> Watch:

@@ -90,3 +90,25 @@ def test_monthly_chart_draws_the_drl(store):
     assert len(rules) == 1 and spec["layer"][0]["encoding"]["y"]["title"] == "Median DLP (mGy·cm)"
     datasets = spec["datasets"]
     assert any(row.get("DRL") == level for rows in datasets.values() for row in rows)
+
+
+def test_box_chart_carries_one_row_per_room_with_numpys_quartiles(site, store):
+    f = d.explorer_filters(overview.reference_time(store), metric="dlp_mgycm", period="everything")
+    chart = d.box_chart(store, f, metric="dlp_mgycm")
+    rows = chart.data.set_index("Room")
+    for room, groups in _rooms_dlp(site[1]).items():
+        q1, med, q3 = np.percentile(groups, [25, 50, 75])
+        fence = 1.5 * (q3 - q1)
+        inside = [x for x in groups if q1 - fence <= x <= q3 + fence]
+        got = rows.loc[room]
+        assert got["n"] == len(groups)
+        assert np.allclose([got["q1"], got["median"], got["q3"], got["low"], got["high"]],
+                           [q1, med, q3, min(inside), max(inside)], rtol=1e-6)
+    assert sorted(rows.index) == sorted(_rooms_dlp(site[1]))
+
+
+def _rooms_dlp(truth):
+    out = defaultdict(list)
+    for (room, _), values in _truth_dlp(truth).items():
+        out[room].extend(values)
+    return out
