@@ -37,7 +37,8 @@ def _cmd_dashboard(args: argparse.Namespace, settings_from: SettingsFrom) -> int
     print(f"dashboards of {settings.masked()['database_url']}")
     print(f"open: {options.url()}" if not given else
           f"open: {options.url().replace(options.token, '<token>')} (the token you gave)", flush=True)
-    os.environ.update(server_environment(settings.database_url))  # this process is the server: its kernels inherit
+    # this process is the server: its kernels inherit
+    os.environ.update(server_environment(settings.database_url, viewer_url=settings.viewer_url))
     from voila.app import Voila
 
     Voila.launch_instance(argv=voila_argv(options))

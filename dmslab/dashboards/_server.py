@@ -101,19 +101,22 @@ class DashboardOptions:
         return f"http://{host}:{self.port}{self.base_url}{page}?token={self.token}"
 
 
-def kernel_environment(database_url: str) -> dict[str, str]:
-    """What a dashboard's kernel needs in its environment: ``DMSLAB_DATABASE_URL``, absolute."""
+def kernel_environment(database_url: str, viewer_url: str = "") -> dict[str, str]:
+    """What a dashboard's kernel needs in its environment: ``DMSLAB_DATABASE_URL``, absolute, and the site's
+    ``DMSLAB_VIEWER_URL`` when it has one (a setting in ``dmslab.toml`` reaches the kernels this way)."""
     from dmslab.store import absolute_url
 
-    return {"DMSLAB_DATABASE_URL": absolute_url(database_url)}
+    env = {"DMSLAB_DATABASE_URL": absolute_url(database_url)}
+    return {**env, "DMSLAB_VIEWER_URL": viewer_url} if viewer_url else env
 
 
-def server_environment(database_url: str, base: dict[str, str] | None = None) -> dict[str, str]:
+def server_environment(database_url: str, base: dict[str, str] | None = None, *,
+                       viewer_url: str = "") -> dict[str, str]:
     """The environment of the Voila server process (its kernels inherit it): ``base`` (default this process's),
     the kernel's variables, and dmslab's template folder first on ``JUPYTER_PATH``."""
     env = dict(os.environ if base is None else base)
     paths = [str(SHARE_DIR), *filter(None, env.get("JUPYTER_PATH", "").split(os.pathsep))]
-    return {**env, **kernel_environment(database_url), "JUPYTER_PATH": os.pathsep.join(paths)}
+    return {**env, **kernel_environment(database_url, viewer_url), "JUPYTER_PATH": os.pathsep.join(paths)}
 
 
 def voila_argv(options: DashboardOptions) -> list[str]:

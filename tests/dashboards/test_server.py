@@ -68,6 +68,19 @@ def test_kernel_gets_an_absolute_database_url(tmp_path, monkeypatch):
     server = server_environment(pg, base={"JUPYTER_PATH": "/opt/jupyter", "HOME": "/root"})
     assert server["DMSLAB_DATABASE_URL"] == pg and server["HOME"] == "/root"
     assert server["JUPYTER_PATH"].split(os.pathsep) == [str(SHARE_DIR), "/opt/jupyter"]
+    assert "DMSLAB_VIEWER_URL" not in server  # no template: no variable (the drill-down then shows no link)
+
+
+def test_the_sites_viewer_template_reaches_the_kernels(tmp_path):
+    """A ``viewer_url`` from dmslab.toml gets to the kernels, where the drill-down reads it."""
+    from dmslab.dashboards.drilldown import viewer_template
+
+    url = "https://pacs.hospital.local/viewer?study={study_uid}"
+    server = server_environment("sqlite:///x.sqlite", base={}, viewer_url=url)
+    assert server["DMSLAB_VIEWER_URL"] == url
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "environ", {**os.environ, **server})
+        assert viewer_template() == url
 
 
 def test_template_extends_lab_and_links_nothing_off_the_machine():
