@@ -13,7 +13,9 @@ global is changed) instead:
 * gives each later PDU ``network_timeout_s`` to arrive once begun (pynetdicom's idle timer aborts associations
   idle that long), and closes the connection on a PDU longer than the negotiated maximum (P-DATA) or 1 MiB (others);
 * streams C-STORE data sets to the inbox (:mod:`dmslab.net._upload`), and deletes what an association left
-  unfinished when it ends.
+  unfinished when it ends;
+* runs each association's DUL reactor event-driven (:mod:`dmslab.net._reactor`) instead of polling, without
+  pynetdicom's per-message debug dumps unless its logger is at DEBUG.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pynetdicom.transport import AssociationSocket, RequestHandler, ThreadedAsso
 
 from dmslab.config import ReceiverSettings
 from dmslab.errors import ConfigError
+from dmslab.net._reactor import drop_debug_log_handlers, use_event_dul
 from dmslab.net._upload import StreamingDimse
 from dmslab.net.inbox import Inbox
 from dmslab.net.status import StatusFile
@@ -224,11 +227,12 @@ class _GuardedHandler(RequestHandler):
         plain = assoc.dul.socket
         assert plain is not None and plain.socket is not None
         assoc.dul.socket = None  # set_socket refuses to replace a socket
+        use_event_dul(assoc)  # a new DUL provider: the Evt5 the replaced socket queued stays in the old one's queue
         guarded = _GuardedSocket(assoc, plain.socket, opened_at=self._opened_at, receiver=self.server.policy.receiver,
                                  max_pdu=self.ae.maximum_pdu_size)
         plain.socket = None
-        plain.event_queue.get_nowait()  # the Evt5 the replaced socket queued; ours queued its own
         assoc.set_socket(guarded)
+        drop_debug_log_handlers(assoc)
         return assoc
 
 

@@ -130,6 +130,11 @@ class Inbox:
                 continue
         return [p for _t, _n, p in sorted(found)]
 
+    def pending_count(self) -> int:
+        """How many objects wait for ingest (one directory listing, no ``stat``)."""
+        with os.scandir(self.pending_dir) as entries:
+            return sum(1 for e in entries if e.name.endswith(".dcm"))
+
     def done(self, path: Path) -> None:
         """Remove an object that ingest has recorded (ingested, duplicate or rejected to quarantine)."""
         path.unlink(missing_ok=True)

@@ -18,6 +18,7 @@ import shutil
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from dmslab.config import ReceiverSettings, Settings
@@ -33,17 +34,24 @@ __all__ = ["IngestWorker", "WorkerBusyError"]
 
 logger = logging.getLogger(__name__)
 
-#: Wait after a partial batch while objects are arriving [s]: long enough for the next batch to gather several
-#: objects (a batch has a fixed cost: the key, the listing, the prefetch and naming queries, a commit). Ingest CPU
-#: per synthetic CT RDSR, batches of 1 / 5 / 20 files: 7.0 / 4.1 / 3.7 ms (2026-12-07); at the 20-100 objects/s of
-#: a busy receiver, 0.2-0.25 s gathers 4-25 (never longer than the idle poll, `poll_s`). The last objects of a
-#: send reach the store at most that much later.
-_TRICKLE_S = 0.25
+#: A batch has a fixed cost (the key, the listing, the store's prefetch, naming and MPPS queries, a commit): ingest
+#: CPU per synthetic CT RDSR, batches of 1 / 5 / 20 files: 7.0 / 4.1 / 3.7 ms (2026-12-07). So while objects keep
+#: arriving the worker lets a batch gather, up to ``_GATHER_FILES`` pending files: it looks at the inbox every
+#: ``_GATHER_TICK_S`` and ingests what is there as soon as a look finds nothing new (the sender paused or finished:
+#: no wait at the end of a send beyond one look) or ``_GATHER_MAX_S`` have passed (objects keep trickling in).
+_GATHER_FILES = 20
+_GATHER_TICK_S = 0.15
+_GATHER_MAX_S = 1.0
 
 #: Longest time the columnar copy waits for a re-pack while objects keep arriving [s]. The worker re-packs it when
 #: the inbox is empty; re-packing after every batch of a few files cost 2-5 ms CPU per object (batches of two,
 #: /tmp measurement 2026-12-07), and readers are right without it (changed chunks are read from the rows).
 _REPACK_MAX_S = 60.0
+
+#: How long the inbox must have stayed empty to count as idle for the re-pack [s]. During a send the worker often
+#: empties the inbox for a moment between two objects; re-packing then (every few objects) cost more CPU per object
+#: under load than the ingest itself.
+_IDLE_S = 1.0
 
 #: Errors meaning "the database (or the key) is not usable now": keep the files, retry later. A database at an
 #: older schema revision is one (SchemaOutdatedError: "run dmslab migrate"; the worker never migrates it).
@@ -73,12 +81,18 @@ class IngestWorker:
                  status: StatusFile | None = None) -> None:
         self.inbox = inbox
         self.settings = settings
+        # Batches are parsed in this process, whatever ``settings.workers`` says for ``dmslab ingest``: a batch of
+        # 32 files or more would otherwise start a pool of parser processes for itself alone, and a deep inbox (a
+        # receiver under load, a backlog) gives such batches. Ingest CPU per synthetic RDSR, batches of 100, a pool
+        # of 2 per batch / in this process: 8.1 / 4.2 ms (2026-12-07).
+        self._ingest_settings = replace(settings, workers=1)
         self.receiver = receiver
         self.status = status or StatusFile(inbox.root, "worker")
         self._store: Store | None = None
         self._seeded = False
         self._lock_fd: int | None = None
         self._unpacked_since: float | None = None  # monotonic time of the first write not yet re-packed
+        self._empty_since: float | None = None  # monotonic time since which the loop found the inbox empty
 
     def lock(self) -> None:
         """Take the inbox's worker lock (released by the OS if the process dies).
@@ -148,7 +162,7 @@ class IngestWorker:
 
     def _ingest(self, files: Sequence[Path]) -> None:
         try:
-            summary = ingest_paths(files, self.settings, store=self._store, refresh_columnar=False)
+            summary = ingest_paths(files, self._ingest_settings, store=self._store, refresh_columnar=False)
         except _UNAVAILABLE:
             raise
         except Exception as exc:  # one poisonous file must not block the queue: isolate it
@@ -183,7 +197,7 @@ class IngestWorker:
     def _one_by_one(self, files: Sequence[Path]) -> None:
         for path in files:
             try:
-                summary = ingest_paths([path], self.settings, store=self._store, refresh_columnar=False)
+                summary = ingest_paths([path], self._ingest_settings, store=self._store, refresh_columnar=False)
             except _UNAVAILABLE:
                 raise
             except Exception as exc:  # recorded with its reason in failed/, never silently dropped
@@ -268,7 +282,7 @@ class IngestWorker:
         delay = 0.0
         while not stop.is_set():
             try:
-                n = self.run_once()
+                n = self.run_once() if self._gather(stop) else 0
             except _UNAVAILABLE as exc:
                 delay = min(max(2 * delay, self.receiver.poll_s), self.receiver.max_backoff_s)
                 msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
@@ -278,11 +292,36 @@ class IngestWorker:
                 stop.wait(delay)
                 continue
             delay = 0.0
-            self.repack(idle=n == 0)
-            if n < self.receiver.ingest_batch:  # let a batch build up (fewer transactions), but not for long
+            self.repack(idle=self._idle(n))
+            if n == 0:
                 self.status.flush()
-                stop.wait(self.receiver.poll_s if n == 0 else min(self.receiver.poll_s, _TRICKLE_S))
+                stop.wait(self.receiver.poll_s)
         self.status.flush(force=True)
+
+    def _idle(self, n: int) -> bool:
+        """Whether the inbox has been empty for ``_IDLE_S`` (``n``: files the last pass took)."""
+        if n:
+            self._empty_since = None
+            return False
+        now = time.monotonic()
+        if self._empty_since is None:
+            self._empty_since = now
+        return now - self._empty_since >= _IDLE_S
+
+    def _gather(self, stop: threading.Event) -> bool:
+        """Wait while a partial batch is still growing (see ``_GATHER_FILES``); ``False`` when nothing is pending or
+        ``stop`` was set."""
+        want = min(_GATHER_FILES, self.receiver.ingest_batch)
+        count = self.inbox.pending_count()
+        deadline = time.monotonic() + _GATHER_MAX_S
+        while 0 < count < want and time.monotonic() < deadline:
+            self.status.flush()
+            if stop.wait(_GATHER_TICK_S):
+                return False
+            seen, count = count, self.inbox.pending_count()
+            if count <= seen:  # nothing new since the last look: take what is there
+                break
+        return count > 0
 
     def drain(self) -> int:
         """Ingest until the inbox is empty (no retry: errors propagate); return the number of files."""

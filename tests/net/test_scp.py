@@ -11,11 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _receiver_util import RDSR, echo, make_settings, raw_store, receiver_settings, wait_until
+from _receiver_util import RDSR, echo, make_dataset, make_settings, raw_store, receiver_settings, wait_until
+from pydicom import dcmread
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE
 
+from dmslab.net._reactor import EventDul
 from dmslab.net.handlers import StoreStatus
-from dmslab.net.scp import Receiver, send_files
+from dmslab.net.scp import MAX_PDU_BYTES, Receiver, send_files
 from dmslab.net.status import read_status
 
 
@@ -49,6 +53,27 @@ def test_store_is_in_the_inbox_before_success(receiver: Receiver, department: tu
     assert stored.name.startswith(result.success[0] + ".")
     data = stored.read_bytes()
     assert data[128:132] == b"DICM" and path.read_bytes()[-2000:] == data[-2000:]  # same data set bytes
+
+
+def test_receiver_offers_large_pdus_and_objects_of_many_pdus_arrive_whole(receiver: Receiver) -> None:
+    ae = AE(ae_title="TESTSCU")
+    ae.add_requested_context(RDSR, ExplicitVRLittleEndian)
+    assoc = ae.associate("127.0.0.1", receiver.port, ae_title="DMSLAB")
+    assert assoc.is_established
+    try:
+        assert assoc.acceptor.maximum_length == MAX_PDU_BYTES == 256 * 1024
+        [server_side] = receiver._server.active_associations
+        assert isinstance(server_side.dul, EventDul)  # the receiver's associations run the event-driven reactor
+        ds = make_dataset("1.2.826.0.1.3680043.8.498.77")
+        ds.TextValue = "x" * (3 * MAX_PDU_BYTES + 123)  # a data set of four P-DATA PDUs
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        assert assoc.send_c_store(ds).Status == StoreStatus.SUCCESS
+    finally:
+        assoc.release()
+    [stored] = receiver.inbox.pending()
+    back = dcmread(stored)
+    assert back.SOPInstanceUID == "1.2.826.0.1.3680043.8.498.77" and back.TextValue == ds.TextValue
 
 
 def test_tcp_nodelay_is_set_on_the_scp_socket(receiver: Receiver) -> None:
