@@ -10,6 +10,7 @@ waiter (the stall, reproduced here as the reference); dmslab's does.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 
 import pytest
@@ -29,6 +30,13 @@ from dmslab.dashboards._kernel_client import WakefulChannel, WakefulKernelClient
 LIVENESS_S = 30.0  # a guard only: the reply is already in the socket, a woken waiter takes one loop iteration
 STUCK_S = 1.0  # how long a waiter that nothing will ever wake is watched
 
+
+
+def _run_fresh(coro):
+    """``asyncio.run`` in a thread of its own: a browser test earlier on this pytest worker may have left an event
+    loop running in the main thread (Playwright's sync API), where ``asyncio.run`` refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 async def _reply_during_send(channel_class: type[AsyncZMQSocketChannel]) -> tuple[bool, list[str]]:
     """Whether the waiter got the reply, and the message types the peer received."""
@@ -69,12 +77,12 @@ async def _reply_during_send(channel_class: type[AsyncZMQSocketChannel]) -> tupl
 def test_jupyter_clients_channel_loses_the_wakeup():
     """The reference: jupyter_client's own channel leaves the reply unread (if this fails, jupyter_client or pyzmq
     fixed it and WakefulKernelClient can go)."""
-    got, received = asyncio.run(_reply_during_send(AsyncZMQSocketChannel))
+    got, received = _run_fresh(_reply_during_send(AsyncZMQSocketChannel))
     assert received == ["comm_msg"] and not got
 
 
 def test_wakeful_channel_gets_the_reply():
-    got, received = asyncio.run(_reply_during_send(WakefulChannel))
+    got, received = _run_fresh(_reply_during_send(WakefulChannel))
     assert received == ["comm_msg"] and got
 
 

@@ -4,6 +4,7 @@ when a visitor takes it (the 404 "Kernel does not exist" of issue 13), while oth
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 from types import SimpleNamespace
 
@@ -15,6 +16,13 @@ from dmslab.dashboards._kernel_manager import PoolAwareKernelManager  # noqa: E4
 
 CULL_S = 600
 
+
+
+def _run_fresh(coro):
+    """``asyncio.run`` in a thread of its own: a browser test earlier on this pytest worker may have left an event
+    loop running in the main thread (Playwright's sync API), where ``asyncio.run`` refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 def _kernel(idle_s: float) -> SimpleNamespace:
     """What jupyter_server's culler reads of a kernel, last active ``idle_s`` ago."""
@@ -45,9 +53,9 @@ async def _handed_out_after_waiting(manager_class, tmp_path) -> list[str]:
 
 def test_jupyter_servers_manager_culls_the_handed_out_kernel(tmp_path):
     """The reference: with jupyter_server's manager the kernel just handed out is culled."""
-    culled = asyncio.run(_handed_out_after_waiting(kernelmanager.AsyncMappingKernelManager, tmp_path))
+    culled = _run_fresh(_handed_out_after_waiting(kernelmanager.AsyncMappingKernelManager, tmp_path))
     assert sorted(culled) == ["abandoned", "pooled"]
 
 
 def test_pooled_kernels_count_as_active(tmp_path):
-    assert asyncio.run(_handed_out_after_waiting(PoolAwareKernelManager, tmp_path)) == ["abandoned"]
+    assert _run_fresh(_handed_out_after_waiting(PoolAwareKernelManager, tmp_path)) == ["abandoned"]

@@ -191,11 +191,13 @@ def test_write_drl_report_shows_the_injected_exceedances(filled_sqlite, tmp_path
     html = path.read_text()
     block = html[html.index("Single exams above the per-exam DRL"):]
     head, *rows = table_rows(block[:block.index("</table>")])
-    assert head == ["Room", "Standard name", "DLP (mGy·cm)", "DRL DLP (mGy·cm)", "Ratio"]  # no viewer_url: no link
+    assert head == ["Date", "Room", "Standard name", "DLP (mGy·cm)", "DRL DLP (mGy·cm)", "Ratio"]  # no link
     assert len(truth.injected.drl_exceedances) >= 2
-    for e in truth.injected.drl_exceedances:  # each injected exam is listed with its DLP and the DRL
-        assert any(number(r[2]) == pytest.approx(e.value, rel=5e-3) and number(r[3]) == e.drl
-                   and number(r[4]) == pytest.approx(e.value / e.drl, rel=5e-3) for r in rows), e
+    when = {s.study_uid: s.study_datetime.replace("T", " ")[:16] for s in truth.studies}
+    for e in truth.injected.drl_exceedances:  # each injected exam is listed with its date, DLP and the DRL
+        assert any(r[0] == when[e.study_uid] and number(r[3]) == pytest.approx(e.value, rel=5e-3)
+                   and number(r[4]) == e.drl and number(r[5]) == pytest.approx(e.value / e.drl, rel=5e-3)
+                   for r in rows), e
         assert e.study_uid not in html  # never the raw Study Instance UID
 
 
