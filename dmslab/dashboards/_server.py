@@ -27,9 +27,9 @@ DASHBOARDS_DIR = Path(__file__).resolve().parents[2] / "dashboards"
 SHARE_DIR = Path(__file__).resolve().parent / "share"
 #: The name of dmslab's Voila template (Voila's ``lab`` without links to a public CDN).
 TEMPLATE = "dmslab"
-#: The kernel client of Voila's executor (:mod:`dmslab.dashboards._kernel_client`; a name, so that this module
+#: The kernel client of Voila's executor (:mod:`dmslab._kernel_client`; a name, so that this module
 #: imports without jupyter_client).
-KERNEL_CLIENT = "dmslab.dashboards._kernel_client.WakefulKernelClient"
+KERNEL_CLIENT = "dmslab._kernel_client.WakefulKernelClient"
 #: The kernel manager under Voila's pool (:mod:`dmslab.dashboards._kernel_manager`).
 KERNEL_MANAGER = "dmslab.dashboards._kernel_manager.PoolAwareKernelManager"
 

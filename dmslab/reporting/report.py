@@ -98,12 +98,20 @@ def execute_notebook(notebook: str | os.PathLike[str], out: str | os.PathLike[st
 
 def _kernel_manager(environment: Mapping[str, str] | None) -> type[Any]:
     """A kernel manager class that starts the kernel with ``environment`` added to this process's environment
-    (given to the kernel process only: ``os.environ`` of this process is left as it is)."""
+    (given to the kernel process only: ``os.environ`` of this process is left as it is), with the kernel client
+    of :mod:`dmslab._kernel_client`."""
     from jupyter_client.manager import AsyncKernelManager
+    from traitlets import Type
+
+    from dmslab._kernel_client import WakefulKernelClient
 
     extra = dict(environment or {})
 
     class _Manager(AsyncKernelManager):
+        # the client whose sends leave no reply unread: papermill's nbclient waits for replies as Voila's does,
+        # and stalled the same way (dmslab/_kernel_client.py)
+        client_factory = Type(WakefulKernelClient)
+
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]  # async, as in AsyncKernelManager
             kw["env"] = {**kw.get("env", os.environ), **extra}
             await super().start_kernel(**kw)

@@ -24,8 +24,8 @@ from jupyter_client.session import Session
 from traitlets.config import Config
 from traitlets.config.loader import KVArgParseConfigLoader
 
+from dmslab._kernel_client import WakefulChannel, WakefulKernelClient
 from dmslab.dashboards import DashboardOptions, new_token, voila_argv
-from dmslab.dashboards._kernel_client import WakefulChannel, WakefulKernelClient
 
 LIVENESS_S = 30.0  # a guard only: the reply is already in the socket, a woken waiter takes one loop iteration
 STUCK_S = 1.0  # how long a waiter that nothing will ever wake is watched
@@ -99,3 +99,11 @@ def test_voila_executor_gets_the_wakeful_client():
     assert type(kernelmanager.ServerKernelManager().client()) is not WakefulKernelClient  # only with the flag
     manager = "dmslab.dashboards._kernel_manager.PoolAwareKernelManager"
     assert config.VoilaConfiguration.multi_kernel_manager_class == manager
+
+
+def test_the_reports_papermill_runs_use_the_wakeful_client_too():
+    """papermill's nbclient waits for replies as Voila's executor does (a dashboard notebook run by papermill
+    stalled the same way under load): the reports' kernel manager hands out the same client."""
+    from dmslab.reporting.report import _kernel_manager
+
+    assert _kernel_manager({"X": "1"})().client_factory is WakefulKernelClient
