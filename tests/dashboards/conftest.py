@@ -39,3 +39,13 @@ def site(department, tmp_path_factory) -> tuple[Settings, GroundTruth]:
     """The whole synthetic department (``tests/conftest.py``) in a site of its own."""
     folder, truth = department
     return make_site(tmp_path_factory.mktemp("dashboard-site") / "home", [folder]), truth
+
+
+@pytest.fixture
+def store(site):
+    """The site's store, opened as a dashboard opens it (read-only)."""
+    from dmslab.dashboards import open_store
+
+    st = open_store(site[0].database_url)
+    yield st
+    st.close()

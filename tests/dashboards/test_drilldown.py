@@ -6,18 +6,12 @@ from __future__ import annotations
 import pytest
 
 from dmslab.dashboards import drilldown as dd
-from dmslab.dashboards import open_store, overview
+from dmslab.dashboards import overview
 from dmslab.dashboards import protocols as p
 from dmslab.errors import ConfigError
 
 TEMPLATE = "https://pacs.hospital.local/viewer?study={study_uid}"
 
-
-@pytest.fixture
-def store(site):
-    st = open_store(site[0].database_url)
-    yield st
-    st.close()
 
 
 def _series(store):

@@ -10,14 +10,7 @@ import pytest
 
 from dmslab.analysis.drl import drl_references
 from dmslab.dashboards import drl_explorer as d
-from dmslab.dashboards import open_store, overview
-
-
-@pytest.fixture
-def store(site):
-    st = open_store(site[0].database_url)
-    yield st
-    st.close()
+from dmslab.dashboards import overview
 
 
 def _truth_dlp(truth, room=None):

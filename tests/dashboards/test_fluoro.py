@@ -6,15 +6,8 @@ from __future__ import annotations
 import pytest
 
 from dmslab.analysis.alerts import default_alert_config
-from dmslab.dashboards import drilldown, open_store, overview
+from dmslab.dashboards import drilldown, overview
 from dmslab.dashboards import fluoro as fl
-
-
-@pytest.fixture
-def store(site):
-    st = open_store(site[0].database_url)
-    yield st
-    st.close()
 
 
 def _views(store, **kw):

@@ -17,12 +17,6 @@ def _when(s) -> dt.datetime:
     return dt.datetime.fromisoformat(s.study_datetime)
 
 
-@pytest.fixture
-def store(site):
-    st = open_store(site[0].database_url)
-    yield st
-    st.close()
-
 
 def test_reference_time_is_the_newest_study(site, store):
     assert overview.reference_time(store) == max(_when(s) for s in site[1].studies)

@@ -10,17 +10,11 @@ import numpy as np
 import pytest
 
 from dmslab.analysis._size import SizeConfig
-from dmslab.dashboards import open_store, overview
+from dmslab.dashboards import overview
 from dmslab.dashboards import protocols as p
 
 HEAD = "CT Head Routine"
 
-
-@pytest.fixture
-def store(site):
-    st = open_store(site[0].database_url)
-    yield st
-    st.close()
 
 
 def _views(store, **kw):

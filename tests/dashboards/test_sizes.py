@@ -8,15 +8,8 @@ import statistics
 import numpy as np
 import pytest
 
-from dmslab.dashboards import open_store, overview
+from dmslab.dashboards import overview
 from dmslab.dashboards import sizes as z
-
-
-@pytest.fixture
-def store(site):
-    st = open_store(site[0].database_url)
-    yield st
-    st.close()
 
 
 def _views(store):

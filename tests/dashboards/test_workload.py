@@ -7,18 +7,12 @@ from collections import Counter
 
 import pytest
 
-from dmslab.dashboards import open_store, overview, workload
+from dmslab.dashboards import overview, workload
 
 
 def _when(s) -> dt.datetime:
     return dt.datetime.fromisoformat(s.study_datetime)
 
-
-@pytest.fixture
-def store(site):
-    st = open_store(site[0].database_url)
-    yield st
-    st.close()
 
 
 @pytest.mark.parametrize("period", ["everything", "last 7 days"])
