@@ -131,6 +131,25 @@ class Watch:
         assert self.errors == [], f"browser errors: {self.errors}"
 
 
+def _open(page, base: str, name: str, *ready: str) -> Watch:
+    """Open dashboard ``name`` with its requests watched, wait for every ``ready`` selector (a screenshot and the
+    page's text on failure), take its screenshot and check the page."""
+    page.set_default_timeout(LIVENESS_MS)
+    page.set_viewport_size({"width": 1300, "height": 1000})
+    watch = Watch(page)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.goto(f"{base}voila/render/{name}.ipynb?token={TOKEN}", wait_until="commit")
+    try:
+        for selector in ready:
+            page.wait_for_selector(selector)
+    except Exception:
+        page.screenshot(path=SCREENSHOTS / f"{name}_failed.png", full_page=True)
+        pytest.fail(f"not ready: blocked {watch.off_machine}, errors {watch.errors}, page:\n{page.inner_text('body')}")
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+    watch.check(page)
+    return watch
+
+
 def _exam_rows(page) -> dict[str, int]:
     """Room -> studies of the table "Studies per room" (the first table with a "Studies (n)" column)."""
     table = page.locator("table", has_text="Studies (n)").first
@@ -156,19 +175,7 @@ def test_department_overview_offline_and_filtered(server, site, page):
     base, log = server
     truth = site[1]
     per_room = Counter(s.station_name for s in truth.studies)
-    page.set_default_timeout(LIVENESS_MS)
-    page.set_viewport_size({"width": 1300, "height": 1000})
-    watch = Watch(page)
-    SCREENSHOTS.mkdir(exist_ok=True)
-
-    page.goto(f"{base}voila/render/department_overview.ipynb?token={TOKEN}", wait_until="commit")
-    try:
-        page.wait_for_selector(BARS)
-        page.wait_for_selector("table:has-text('Studies (n)')")
-    except Exception:
-        page.screenshot(path=SCREENSHOTS / "department_overview_failed.png", full_page=True)
-        pytest.fail(f"no chart: blocked {watch.off_machine}, errors {watch.errors}, page:\n{page.inner_text('body')}")
-    page.screenshot(path=SCREENSHOTS / "department_overview.png", full_page=True)
+    watch = _open(page, base, "department_overview", BARS, "table:has-text('Studies (n)')")
     assert _exam_rows(page) == dict(per_room)
     assert _bars(page) == len(per_room)
     statuses = page.locator("table", has_text="Silent (d)").locator("tbody td:last-child").all_inner_texts()
@@ -213,19 +220,7 @@ def test_drl_compliance_offline_and_filtered(server, site, page):
     base, log = server
     truth = site[1]
     adult_ct = Counter(s.station_name for s in truth.studies if s.modality == "CT" and s.patient_age_years >= 18)
-    page.set_default_timeout(LIVENESS_MS)
-    page.set_viewport_size({"width": 1300, "height": 1000})
-    watch = Watch(page)
-    SCREENSHOTS.mkdir(exist_ok=True)
-
-    page.goto(f"{base}voila/render/drl_compliance.ipynb?token={TOKEN}", wait_until="commit")
-    try:
-        page.wait_for_selector(BOXES)
-        page.wait_for_selector("table:has-text('Median / DRL')")
-    except Exception:
-        page.screenshot(path=SCREENSHOTS / "drl_compliance_failed.png", full_page=True)
-        pytest.fail(f"no chart: blocked {watch.off_machine}, errors {watch.errors}, page:\n{page.inner_text('body')}")
-    page.screenshot(path=SCREENSHOTS / "drl_compliance.png", full_page=True)
+    watch = _open(page, base, "drl_compliance", BOXES, "table:has-text('Median / DRL')")
     assert _values_per_room(_audit_rows(page)) == dict(adult_ct)  # DLP: one value per adult CT exam
     assert page.locator(BOXES).count() == 2 * len(adult_ct)
     watch.check(page)

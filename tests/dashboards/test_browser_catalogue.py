@@ -15,32 +15,14 @@ import pytest
 # the same skip rule (Playwright, voila, chromium) and the same fixtures: importing the module
 # applies its module-level skip here as well
 from test_browser import (  # noqa: F401 (fixtures)
-    LIVENESS_MS,
     SCREENSHOTS,
-    TOKEN,
-    Watch,
     _choose,
+    _open,
     browser_type_launch_args,
     server,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # liveness guard, as in test_browser.py
-
-
-def _open(page, base: str, name: str, ready: str) -> Watch:
-    page.set_default_timeout(LIVENESS_MS)
-    page.set_viewport_size({"width": 1300, "height": 1000})
-    watch = Watch(page)
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.goto(f"{base}voila/render/{name}.ipynb?token={TOKEN}", wait_until="commit")
-    try:
-        page.wait_for_selector(ready)
-    except Exception:
-        page.screenshot(path=SCREENSHOTS / f"{name}_failed.png", full_page=True)
-        pytest.fail(f"not ready: blocked {watch.off_machine}, errors {watch.errors}, page:\n{page.inner_text('body')}")
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
-    watch.check(page)
-    return watch
 
 
 def _table(page, has_text: str) -> list[dict[str, str]]:
