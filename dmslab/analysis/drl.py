@@ -303,8 +303,9 @@ def study_exceedances(store: Store, *, drl_set: str = "UK", metric: str = "dlp_m
     flt = replace(filters, patient_group=group)
     refs = drl_references(drl_set, patient_group=group, store=store, at=filters.end)
     ref = refs[refs["metric"] == metric][["standard_name", "drl"]]
+    levels = (factor * ref.groupby("standard_name")["drl"].min()).to_dict()  # the database keeps what is above
     vals = metric_values(store, metric, by=["room", "standard_name"], filters=flt,
-                         extra=["study_uid", "study_datetime"])
+                         extra=["study_uid", "study_datetime"], above=levels)
     out = vals.merge(ref, on="standard_name")
     out = out[out["value"] > factor * out["drl"]].assign(ratio=lambda d: d["value"] / d["drl"])
     return out[["study_uid", "study_datetime", "room", "standard_name", "value", "drl", "ratio"]] \

@@ -1,28 +1,12 @@
-"""Display helpers shared by the dashboards of this branch: tables without index or hidden key columns, floats
-with four significant digits (never ``0.705000``), an empty selection as its sentence."""
+"""Display helpers shared by the dashboards: the names the drill-down, size, protocol and fluoroscopy views
+import. The formatter itself is :func:`dmslab.dashboards.overview.styled` (one formatter for every table; this module
+used to carry a second copy with different rules, and the DRL explorer's tables showed ``272.180000``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pandas as pd
-
-from dmslab.dashboards.overview import NoExams
+from dmslab.dashboards.overview import HIDDEN, styled
 
 __all__ = ["HIDDEN", "shown"]
 
-#: Columns a view keeps for the drill-down but never shows.
-HIDDEN = ("exam",)
-
-
-def shown(table: pd.DataFrame | NoExams) -> Any:
-    """``table`` for display: no index, no :data:`HIDDEN` column, dates as ``YYYY-MM-DD HH:MM``, floats with
-    4 significant digits, missing values as "–" (a :class:`NoExams` as it is)."""
-    if isinstance(table, NoExams):
-        return table
-    out = table.drop(columns=[c for c in HIDDEN if c in table.columns])
-    for c in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].dt.strftime("%Y-%m-%d %H:%M")
-    floats = {c: "{:.4g}" for c in out.columns if pd.api.types.is_float_dtype(out[c])}
-    return out.style.hide(axis="index").format(floats, na_rep="–")
+#: Every dashboard table goes through the one formatter.
+shown = styled

@@ -22,8 +22,8 @@ from dmslab.store import Store, alerts, last_studies, study_span
 if TYPE_CHECKING:
     import altair as alt
 
-__all__ = ["ALL", "PERIODS", "STALE_DAYS", "NoExams", "exam_chart", "exam_table", "filters_for", "freshness_table",
-           "open_alerts_table", "reference_time", "room_options", "workload_chart", "workload_table"]
+__all__ = ["ALL", "HIDDEN", "PERIODS", "STALE_DAYS", "NoExams", "exam_chart", "exam_table", "filters_for",
+           "freshness_table", "open_alerts_table", "reference_time", "room_options", "workload_chart", "workload_table"]
 
 #: The choice "every modality" / "every room" of a filter.
 ALL = "(all)"
@@ -31,6 +31,8 @@ ALL = "(all)"
 PERIODS: dict[str, int | None] = {"last 7 days": 7, "last 30 days": 30, "last 90 days": 90, "everything": None}
 #: A room whose last study is more than this many days older than the reference time has stopped sending [d].
 STALE_DAYS = 3.0
+#: Columns a view keeps for the drill-down but never shows.
+HIDDEN = ("exam",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +173,22 @@ def describe_reference(reference: dt.datetime | None, now: dt.datetime | None = 
 
 
 def styled(table: pd.DataFrame | NoExams) -> Any:
-    """``table`` for display: no index column, numbers with their decimals (a :class:`NoExams` as it is)."""
+    """``table`` for display, the one formatter of every dashboard table: no index, no :data:`HIDDEN` column,
+    dates as ``YYYY-MM-DD HH:MM``, durations in days (``(d)`` headers) with one decimal, other floats with four
+    significant digits (never pandas' ``272.180000``), missing values as "–" (a :class:`NoExams` as it is).
+
+    >>> styled(pd.DataFrame({"Median (mGy)": [272.18], "Silent (d)": [3.25], "exam": [7]})).to_html().count("272.2")
+    1
+    """
     if isinstance(table, NoExams):
         return table
-    formats = {c: "{:.1f}" for c in table.columns if c.endswith("(d)")}
-    formats.update({c: "{:.4g}" for c in ("Value", "Trigger level") if c in table.columns})
-    return table.style.hide(axis="index").format(formats)
+    out = table.drop(columns=[c for c in HIDDEN if c in table.columns])
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = out[c].dt.strftime("%Y-%m-%d %H:%M")
+    formats = {c: "{:.1f}" if str(c).endswith("(d)") else "{:.4g}"
+               for c in out.columns if pd.api.types.is_float_dtype(out[c])}
+    return out.style.hide(axis="index").format(formats, na_rep="–")
 
 
 class Views:

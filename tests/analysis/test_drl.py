@@ -147,6 +147,10 @@ def test_audit_and_exceedances_match_ground_truth(settings, department):
     assert set(found["study_uid"]) == set(injected) and len(injected) >= 3
     for uid, value, drl in zip(found["study_uid"], found["value"], found["drl"], strict=True):
         assert value == pytest.approx(injected[uid].value) and drl == injected[uid].drl
+    # a factor on the DRL: strictly above factor x DRL, filtered in the database
+    lowest = float(found["ratio"].min())
+    higher = study_exceedances(store, drl_set="UK", metric="dlp_mgycm", factor=lowest)
+    assert set(higher["study_uid"]) == set(found.loc[found["ratio"] > lowest, "study_uid"])
     dated = {s.study_uid: s.study_datetime for s in truth.studies}
     assert {u: f"{w:%Y-%m-%dT%H:%M}" for u, w in zip(found["study_uid"], pd.to_datetime(found["study_datetime"]),
                                                       strict=True)} == {u: dated[u][:16] for u in injected}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from dmslab.analysis.naming import apply_names
-from dmslab.analysis.stats import Filters, exam_counts, monthly_medians, summary, workload
+from dmslab.analysis.stats import Filters, distribution, exam_counts, monthly_medians, summary, workload
 from dmslab.jobs import ingest_paths
 from dmslab.store import Store
 
@@ -74,3 +75,25 @@ def test_bench_audit_smoke(tmp_path):
     spec.loader.exec_module(bench)
     result = bench.run(f"sqlite:///{tmp_path / 'bench.sqlite'}", 10_000)
     assert result["same"] == 1.0 and result["groups"] > 1000
+
+
+@pytest.mark.parametrize("engine", ["sql", "columnar", "copy"])
+def test_distribution_matches_numpys_quartiles_and_whiskers(settings, department, engine):
+    folder, truth = department
+    store = Store(settings.database_url)
+    ingest_paths([folder], settings, store=store)
+    _studies, events = _truth(truth)
+    got = distribution(store, "ctdivol_mgy", by=["room", "study_description"], engine=engine)
+    got = got.set_index(["room", "study_description"])
+    want = events.groupby(["room", "protocol"])["ctdivol"]
+    assert len(got) == want.ngroups
+    for key, values in want:
+        q1, med, q3 = np.percentile(values, [25, 50, 75])
+        inside = values[(values >= q1 - 1.5 * (q3 - q1)) & (values <= q3 + 1.5 * (q3 - q1))]
+        g = got.loc[key]
+        assert g["n"] == len(values)
+        assert [g["q1"], g["median"], g["q3"], g["low"], g["high"]] == pytest.approx(
+            [q1, med, q3, inside.min(), inside.max()], rel=1e-9), key
+    empty = distribution(store, "agd_mgy", by=["room"], filters=Filters(rooms=("no such room",)), engine=engine)
+    assert empty.empty and list(empty.columns[:1]) == ["room"]
+    store.close()
