@@ -50,7 +50,9 @@ def metadata() -> sa.MetaData:
     sa.Table("study", md, sa.Column("id", sa.Integer, primary_key=True), _fk("equipment", nullable=True),
              _fk("patient", nullable=True), *_columns("study"),
              sa.UniqueConstraint("study_uid", "modality", name="uq_study_uid_modality"),
-             sa.Index("ix_study_datetime", "study_datetime"))
+             sa.Index("ix_study_datetime", "study_datetime"),
+             sa.Index("ix_study_device_last", "equipment_id", "modality", "study_datetime",
+                      "exclusion_reason"))
     sa.Table("ct_event", md, sa.Column("id", sa.Integer, primary_key=True), _fk("study"), *_columns("ct_event"),
              sa.UniqueConstraint("study_id", "event_uid", name="uq_ct_event"))
     sa.Table("proj_event", md, sa.Column("id", sa.Integer, primary_key=True), _fk("study"), *_columns("proj_event"),
