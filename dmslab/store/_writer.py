@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from dmslab.records import DoseReport, EquipmentRecord, record_values
 from dmslab.store._concurrency import insert_ignore, lock_keys
+from dmslab.store._equipment_history import record_device_values
 from dmslab.store._lookups import EVENT_TABLES as _EVENT_TABLES
 from dmslab.store._lookups import fresh_reports, in_chunks, stored_studies
 from dmslab.store._merge import ADDITIVE_TOTALS, SOURCE_RANK, merge_totals, report_kind, source_label, source_rank
@@ -71,6 +72,7 @@ class BatchWriter:
     _patients: dict[str, int] = field(default_factory=dict)
     _seen: dict[str, list[Seen]] = field(default_factory=dict)
     _organ_doses: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
+    _devices: list[tuple[int, EquipmentRecord, dt.datetime | None]] = field(default_factory=list)
     lock_wait_s: float = 0.0
 
     @property
@@ -143,6 +145,7 @@ class BatchWriter:
                          n_events=rep.n_events)
             self.counts["duplicate"] += 1
             return
+        self._devices.append((self._equipment(rep.equipment), rep.equipment, rep.study.study_datetime))
         kind = report_kind(rep.source.importer, rep.study.source_kind)
         rank = source_rank(kind)
         key = (rep.study.study_uid, rep.study.modality)
@@ -360,6 +363,7 @@ class BatchWriter:
         for name, rows in self._events.items():
             if rows:
                 self.conn.execute(table(name).insert(), rows)
+        record_device_values(self.conn, self._devices)
         for sid, doses in self._organ_doses:  # after nm_event: estimates name their administration
             insert_nm_organ_doses(self.conn, sid, doses)
         if self._sources:
