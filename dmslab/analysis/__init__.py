@@ -1,6 +1,17 @@
 """Analysis: functions that take a store (or DataFrames) and return DataFrames / small result objects."""
 
-from dmslab.analysis import alerts, changes, compare, cumulative, derive, effective_dose, naming, ssde, stats
+from dmslab.analysis import (
+    alerts,
+    changes,
+    compare,
+    cumulative,
+    derive,
+    device_events,
+    effective_dose,
+    naming,
+    ssde,
+    stats,
+)
 from dmslab.analysis._estimate import Estimate
 from dmslab.analysis.alerts import (
     acknowledge_alert,
@@ -53,6 +64,7 @@ __all__ = [
     "apply_names",
     "audit_text",
     "changes",
+    "device_events",
     "chart_frame",
     "classify",
     "compare",

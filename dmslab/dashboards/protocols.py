@@ -19,6 +19,7 @@ import pandas as pd
 
 from dmslab.analysis._size import ADJUSTABLE, SizeConfig, size_adjust
 from dmslab.analysis.changes import CT_METRICS, PROJ_METRICS, detect_changes, size_adjustments
+from dmslab.analysis.device_events import DEFAULT_WINDOW_DAYS, device_updates, with_device_events
 from dmslab.analysis.stats import Filters
 from dmslab.dashboards._tables import shown
 from dmslab.dashboards.drilldown import Drilldown
@@ -135,15 +136,18 @@ def _fmt(v: Any) -> Any:
 
 
 def changes_table(store: Store, filters: Filters, *, protocol: str, adjust: bool = True,
-                  size_config: SizeConfig | None = None) -> pd.DataFrame | NoExams:
+                  size_config: SizeConfig | None = None,
+                  window_days: float = DEFAULT_WINDOW_DAYS) -> pd.DataFrame | NoExams:
     """Every change detected in the protocol's dose and technique, per room: ``Room, Quantity, Changed on,
     Detected on, Exams (n), Before, After`` (medians, categories: modes, in the unit of the quantity), ``Shift (%)``
-    with its ``95 % CI (%)``, ``p`` and the size adjustment."""
+    with its ``95 % CI (%)``, ``p``, the size adjustment and the device updates of the room within
+    ``window_days`` of the change (:mod:`dmslab.analysis.device_events`)."""
     exams = exam_frame(store, filters, protocol=protocol)
     if exams.empty:
         return _none(filters, protocol)
     known = [m for m in _kinds(filters.modality or "CT") if m in exams.columns]
     c = detect_changes(exams, metrics=known, adjust_size=adjust, size_config=size_config or SizeConfig())
+    c = with_device_events(c, device_updates(store), window_days=window_days)
     if c.empty:
         return NoExams(f"No change detected in {len(exams)} exams of {protocol} (each room's series is watched "
                        "for a step in dose or technique; see dmslab.analysis.changes).")
@@ -154,7 +158,8 @@ def changes_table(store: Store, filters: Filters, *, protocol: str, adjust: bool
                          "Detected on": c["alarm_datetime"].dt.strftime("%Y-%m-%d"), "Exams (n)": c["n_exams"],
                          "Before (unit of the quantity)": c["before"], "After (unit of the quantity)": c["after"],
                          "Shift (%)": 100 * c["rel_shift"].astype(float), "95 % CI (%)": pct,
-                         "p (nominal)": c["p_value"], "Size adjustment": c["size_adjustment"]})
+                         "p (nominal)": c["p_value"], "Size adjustment": c["size_adjustment"],
+                         "Device update nearby": c["device_event"]})
 
 
 def technique_table(store: Store, filters: Filters, *, protocol: str) -> pd.DataFrame | NoExams:

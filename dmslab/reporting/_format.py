@@ -199,7 +199,9 @@ _COLUMNS: dict[str, tuple[str, bool]] = {
     "rel_shift": ("Relative shift", True), "ci_low": ("95 % CI low", True), "ci_high": ("95 % CI high", True),
     "p_value": ("p", True), "size_adjustment": ("Size adjustment", False), "covariate": ("Size quantity", False),
     "slope": ("Slope (log dose / log size)", True), "reference": ("Reference size", True),
-    "n_unadjusted": ("Exams without size", True), "note": ("Note", False), "quantity": ("Quantity", False)}
+    "n_unadjusted": ("Exams without size", True), "note": ("Note", False), "quantity": ("Quantity", False),
+    "device_event": ("Device update nearby", False), "device": ("Device", False), "attribute": ("Attribute", False),
+    "previous_value": ("Before", False), "new_value": ("After", False), "seen_datetime": ("First seen", False)}
 #: Columns whose values are quantity names shown with :func:`metric_label`.
 _QUANTITY_COLUMNS = frozenset({"metric", "covariate"})
 

@@ -42,6 +42,7 @@ from dmslab.store._derived import (
     write_derived,
 )
 from dmslab.store._drl import local_drl_rows, replace_local_drl
+from dmslab.store._equipment_history import TRACKED as TRACKED_DEVICE_ATTRIBUTES
 from dmslab.store._equipment_history import device_changes, equipment_history
 from dmslab.store._export import (
     EVENT_TABLES,
@@ -72,15 +73,15 @@ from dmslab.store.schema import metadata
 __all__ = [
     "DATABASE_ERRORS", "DIMENSIONS", "DerivedValue", "EQUIPMENT_DIMS", "EVENT_TABLES", "ExportColumn",
     "IDENTIFIER_COLUMNS", "METRICS", "Metric", "MetricData", "NamedStudy", "PROTOCOL_FIELDS", "PatientBand",
-    "Rejection", "STUDY_COLUMNS", "Selection", "Store", "StudyFilter", "UNAVAILABLE_ERRORS", "UNIT_SUFFIXES",
-    "WriteSummary", "absolute_url", "acknowledge_alert", "alert_metrics", "alerts", "ct_dose_events", "delete_derived",
-    "derived_values", "device_changes", "equipment_history", "exam_counts", "exam_metrics", "export_columns",
-    "export_count", "export_rows", "fast_source", "has_median_aggregate", "held_sop_instance_uids",
-    "insert_pipeline_run", "last_studies", "local_drl_rows", "mark_notified", "masked_url", "metadata", "metric_data",
-    "metric_values", "migrate", "naming_rules", "patient_band", "period_bound", "pipeline_runs", "raise_alerts",
-    "replace_local_drl", "replace_naming_rules", "room_expr", "set_standard_names", "source_status_counts",
-    "sql_summary", "stored_study_features", "studies", "study_span", "unmapped_local_names", "unsent_alerts",
-    "update_pipeline_run", "workload_counts", "write_derived",
+    "Rejection", "STUDY_COLUMNS", "TRACKED_DEVICE_ATTRIBUTES", "Selection", "Store", "StudyFilter",
+    "UNAVAILABLE_ERRORS", "UNIT_SUFFIXES", "WriteSummary", "absolute_url", "acknowledge_alert", "alert_metrics",
+    "alerts", "ct_dose_events", "delete_derived", "derived_values", "device_changes", "equipment_history",
+    "exam_counts", "exam_metrics", "export_columns", "export_count", "export_rows", "fast_source",
+    "has_median_aggregate", "held_sop_instance_uids", "insert_pipeline_run", "last_studies", "local_drl_rows",
+    "mark_notified", "masked_url", "metadata", "metric_data", "metric_values", "migrate", "naming_rules",
+    "patient_band", "period_bound", "pipeline_runs", "raise_alerts", "replace_local_drl", "replace_naming_rules",
+    "room_expr", "set_standard_names", "source_status_counts", "sql_summary", "stored_study_features", "studies",
+    "study_span", "unmapped_local_names", "unsent_alerts", "update_pipeline_run", "workload_counts", "write_derived",
 ]
 # the dashboards' queries (dmslab.dashboards)
 __all__ += ["CT_EVENT_COLUMNS", "PROJ_EVENT_COLUMNS", "SIZE_DOSE_PAIRS", "exam_events", "exam_ids", "exam_uids",

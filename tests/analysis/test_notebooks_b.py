@@ -63,6 +63,9 @@ def test_protocol_changes_shows_the_injected_change(database_url, department, tm
     assert '<header class="dmslab-title">' in html and "<h1>Protocol changes</h1>" in html
     assert "<th>Quantity</th>" in html and "<td>CTDIvol (mGy)</td>" in html and "ctdivol_mgy" not in html
     assert "<th>Changed from</th>" in html and "<th>Size quantity</th>" in html
+    # the synthetic devices keep one software version: the section says so, the column is there
+    assert "<th>Device update nearby</th>" in html and "<h2>Device updates</h2>" in html
+    assert "No device sent a new software version or institution in this period." in html
 
 
 def test_high_dose_review_lists_the_high_dose_case(database_url, department, tmp_path):
